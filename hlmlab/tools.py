@@ -32,7 +32,14 @@ __all__ = ["capply", "cvar", "dvar", "gvars", "up", "tab", "some", "gicc"]
 # ---------------------------------------------------------------------------
 def _as_keys(by: Any, n: int, data: pd.DataFrame | None = None) -> list[pd.Series]:
     """Turn ``by`` into a list of key Series of length ``n`` (positional index)."""
-    if isinstance(by, str) or (isinstance(by, Sequence) and by and all(isinstance(b, str) for b in by)):
+    is_names = isinstance(by, str) or (
+        data is not None
+        and isinstance(by, (list, tuple))
+        and by
+        and all(isinstance(b, str) for b in by)
+        and (all(b in data.columns for b in by) or len(by) != n)
+    )
+    if is_names:
         names = [by] if isinstance(by, str) else list(by)
         if data is None:
             raise TypeError(f"by={by!r} names a column, but no data frame was given to look it up in")
@@ -252,7 +259,6 @@ def up(
     g = df.groupby(names, sort=True, dropna=True, observed=True)
     invariant = set(gvars(df, names))
     cols: dict[str, pd.Series] = {}
-    first = g.first() if invariant else None
     for c in df.columns:
         if c in names:
             continue
@@ -269,7 +275,6 @@ def up(
                 cols[c] = g[c].agg(_mode)
             if isinstance(s.dtype, pd.CategoricalDtype):
                 cols[c] = pd.Series(pd.Categorical(cols[c], categories=s.cat.categories), index=cols[c].index)
-    del first
     out = pd.DataFrame(cols)
     for f in _by_names(agg) if agg is not None else []:
         if f not in df.columns:
