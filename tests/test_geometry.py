@@ -277,3 +277,72 @@ def test_shape_summary_of_a_pancake():
     assert s["condition"] == pytest.approx(9e4, rel=1e-6)
     assert s["axis_ratio"] == pytest.approx(300, rel=1e-6)
     assert geo.shape_summary(np.diag([1.0, 0.0]))["condition"] == np.inf
+
+
+# --- beta space: the four methods on hs, against the notes' numbers ------------
+@pytest.fixture(scope="module")
+def hs():
+    import hlmlab
+
+    return hlmlab.load_data("hs")
+
+
+def _se(e):
+    return np.sqrt(np.diag(e.shape))
+
+
+def test_pooled_method_reproduces_the_pooled_ols(hs):
+    m = geo.method_ellipses(hs, "ses", "mathach", "school", "Sector", methods=["pooled"])["pooled"]
+    np.testing.assert_allclose(m["Catholic"].center, [13.5579, 2.2999], atol=1e-4)
+    np.testing.assert_allclose(_se(m["Catholic"]), [0.1881, 0.2582], atol=1e-4)
+    d = geo.difference_ellipse(m)
+    np.testing.assert_allclose(d.center, [-1.4666, 1.6051], atol=1e-4)
+    np.testing.assert_allclose(_se(d), [0.2921, 0.3845], atol=1e-4)
+    assert d.df == 1973
+
+
+def test_fixed_effects_method_reproduces_version_a(hs):
+    d = geo.difference_ellipse(geo.method_ellipses(hs, "ses", "mathach", "school", "Sector")["fixed"])
+    np.testing.assert_allclose(d.center, [-2.027255, 1.109995], atol=1e-6)
+    np.testing.assert_allclose(_se(d), [0.351992, 0.454114], atol=1e-6)
+    assert d.df == 1897
+    # joint F test of no difference: F = c' S^-1 c / 2 = 21.03533
+    assert d.quadratic_form(np.zeros(2))[0] / 2 == pytest.approx(21.03533, abs=1e-4)
+
+
+def test_two_stage_method_reproduces_the_manova_slope_row(hs):
+    m = geo.method_ellipses(hs, "ses", "mathach", "school", "Sector", methods=["two-stage"])["two-stage"]
+    assert m["Catholic"].center[1] == pytest.approx(1.6672, abs=1e-4)
+    assert _se(m["Catholic"])[1] == pytest.approx(0.3506, abs=1e-4)
+    d = geo.difference_ellipse(m)
+    assert d.center[1] == pytest.approx(1.1100, abs=1e-4)
+    assert _se(d)[1] == pytest.approx(0.5086, abs=1e-4)
+    # p = 0.0353: the shadows ellipse (t on 38 df) just misses zero on the slope axis
+    assert 2 * stats.t.sf(d.center[1] / _se(d)[1], d.df) == pytest.approx(0.0353, abs=1e-4)
+    lo, hi = d.scaled(geo.radius("shadows", d.df)).shadows().loc["ses", ["lower", "upper"]]
+    assert 0 < lo < hi
+
+
+def test_between_method_reproduces_the_ecological_regression(hs):
+    e = geo.method_ellipses(hs, "ses", "mathach", "school", methods=["between"])["between"]["all"]
+    np.testing.assert_allclose(e.center, [12.7926, 5.7734], atol=1e-4)
+    np.testing.assert_allclose(_se(e), [0.2898, 0.6984], atol=1e-4)
+    assert e.df == 38
+
+
+def test_group_ols_matches_polyfit_and_flags_degenerate_groups():
+    df = pd.DataFrame({"g": [1, 1, 1, 2, 2, 3], "x": [0, 1, 2, 5, 5, 1], "y": [1, 3, 5.5, 2, 4, 7],
+                       "s": ["a", "a", "a", "b", "b", "b"]})
+    c = geo.group_ols(df, "x", "y", "g", by="s")
+    np.testing.assert_allclose(c.loc[1, ["slope", "intercept"]], np.polyfit([0, 1, 2], [1, 3, 5.5], 1))
+    assert np.isnan(c.loc[2, "slope"]) and np.isnan(c.loc[3, "slope"])
+    assert c.loc[2, "ybar"] == 3 and list(c["n"]) == [3, 2, 1] and c.loc[3, "s"] == "b"
+
+
+def test_beta_space_bad_input(hs):
+    with pytest.raises(KeyError, match="group column 'nope'"):
+        geo.group_ols(hs, "ses", "mathach", "nope")
+    with pytest.raises(ValueError, match="unknown method"):
+        geo.method_ellipses(hs, "ses", "mathach", "school", methods=["bayes"])
+    with pytest.raises(ValueError, match="constant within each"):
+        geo.group_ols(hs, "ses", "mathach", "school", by="Sex")
