@@ -1,0 +1,533 @@
+"""Formulas to matrices: the fixed design and the random-effects terms.
+
+The fixed part of a model is an R-style formula, ``"mathach ~ ses * Sector"``,
+turned into the response ``y`` and the model matrix ``X`` by formulaic, with
+R's coefficient names (``(Intercept)``, ``SectorPublic``, ``ses:SectorPublic``)
+and treatment contrasts that take the first level of a factor as reference.
+Inside a formula, ``cvar``, ``dvar``, ``C``, ``I`` and numpy functions
+(``np.log`` or plain ``log``, ``exp``, ``sqrt``) can be used.
+
+The random part is written as in nlme: ``"~ 1 + ses | school"`` (one grouping
+factor, unstructured covariance), ``"~ 1 | board/school"`` (schools nested in
+boards: two levels, ``board`` and ``board/school``), or a list of such terms
+for nested grouping factors.
+
+Rows with a missing value in any variable the model uses are dropped; the
+design records which rows were kept (``rows``) and how many were dropped
+(``n_dropped``). A grouping factor with missing values is an error.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.linalg
+from formulaic import Formula, model_matrix
+
+from .tools import cvar, dvar
+
+__all__ = [
+    "FORMULA_CONTEXT",
+    "FixedDesign",
+    "fixed_design",
+    "RandomTerm",
+    "RandomLevel",
+    "parse_random",
+    "random_design",
+]
+
+#: Names usable inside a formula besides the data's columns.
+FORMULA_CONTEXT: dict[str, Any] = {
+    "np": np,
+    "numpy": np,
+    "cvar": cvar,
+    "dvar": dvar,
+    "log": np.log,
+    "log2": np.log2,
+    "log10": np.log10,
+    "log1p": np.log1p,
+    "exp": np.exp,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+}
+
+
+# ---------------------------------------------------------------------------
+# the fixed design
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class FixedDesign:
+    """The fixed part of a model as matrices.
+
+    Attributes
+    ----------
+    formula : str
+        The formula as given, ``"y ~ x1 + x2"``.
+    response : str
+        The left-hand side (the response's name).
+    y : ndarray, shape (n,)
+        The response on the rows used.
+    X : ndarray, shape (n, p)
+        The model matrix, treatment contrasts, R column order.
+    names : list of str
+        R-style names of the columns of ``X``.
+    rows : ndarray of bool, shape (N,)
+        Which rows of the data frame given were used (``True``) or dropped
+        because a variable the model uses is missing there.
+    n_dropped : int
+        ``N - n``, the number of rows dropped.
+    spec : formulaic ModelSpec
+        What turns new data into the same columns (see :meth:`model_matrix`).
+    """
+
+    formula: str
+    response: str
+    y: np.ndarray
+    X: np.ndarray
+    names: list[str]
+    rows: np.ndarray
+    n_dropped: int
+    spec: Any = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        """Number of rows used."""
+        return int(self.X.shape[0])
+
+    @property
+    def p(self) -> int:
+        """Number of fixed-effect columns."""
+        return int(self.X.shape[1])
+
+    @property
+    def has_intercept(self) -> bool:
+        return "(Intercept)" in self.names
+
+    def model_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Rows of X for new data, with the same columns as the fit.
+
+        Factor levels are those of the fitted data (a level the fit never saw
+        is an error). Group summaries inside the formula (``cvar``, ``dvar``)
+        are recomputed from ``newdata``, as R's ``predict`` does; to predict at
+        chosen values of a contextual variable, put it in ``newdata`` as its
+        own column and use that column in the formula.
+
+        Returns
+        -------
+        ndarray, shape (len(newdata), p)
+            Rows with a missing value come back as NaN rows (never dropped).
+        """
+        newdata = _positional(newdata, "newdata")
+        _check_columns(self.spec.formula, newdata)
+        mm = self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore")
+        X = np.asarray(mm, dtype=float)
+        if X.shape[1] != self.p:  # pragma: no cover - formulaic keeps the structure
+            raise ValueError(f"new data gave {X.shape[1]} columns, the fit has {self.p}: {self.names}")
+        return X
+
+
+def _positional(data: Any, what: str = "data") -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    return data.reset_index(drop=True)
+
+
+def _check_columns(formula: Any, data: pd.DataFrame, text: str | None = None) -> None:
+    """Raise a KeyError naming any variable of the formula that is not in the data."""
+    f = formula if isinstance(formula, Formula) else Formula(formula)
+    text = text if text is not None else (formula if isinstance(formula, str) else str(f))
+    needed = {str(v) for v in f.required_variables}
+    missing = sorted(v for v in needed if v not in data.columns and v not in FORMULA_CONTEXT)
+    if missing:
+        raise KeyError(
+            f"variable(s) {missing} in the formula {text!r} not found in the data; "
+            f"available columns: {list(data.columns)}"
+        )
+
+
+_LEVEL = re.compile(r"\[(?:T\.)?([^\[\]]*)\]")
+
+
+def r_name(name: str) -> str:
+    """formulaic's column name in R's spelling.
+
+    ``Intercept`` becomes ``(Intercept)`` and the level suffix of a factor
+    loses its brackets: ``Sector[T.Public]`` -> ``SectorPublic``,
+    ``ses:Sector[T.Public]`` -> ``ses:SectorPublic``,
+    ``C(school)[T.1906]`` -> ``C(school)1906``.
+    """
+    if name == "Intercept":
+        return "(Intercept)"
+    return _LEVEL.sub(r"\1", name)
+
+
+def _check_response(formula: Formula, data: pd.DataFrame) -> None:
+    lhs = [str(t) for t in formula.lhs] if hasattr(formula, "lhs") else []
+    if len(lhs) != 1:
+        raise ValueError(f"the formula must have one response on the left of '~'; got {lhs or 'none'}")
+    name = lhs[0]
+    if name in data.columns:
+        s = data[name]
+        if not pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            raise ValueError(
+                f"the response {name!r} is not numeric (dtype {s.dtype}); "
+                "a linear model needs a numeric response (recode it, e.g. as 0/1, if that is meant)"
+            )
+
+
+def aliased_columns(X: np.ndarray, names: list[str], tol: float | None = None) -> list[str]:
+    """Columns of X that are linear combinations of earlier ones (R's "aliased").
+
+    Columns are scaled to unit length (units of measurement must not matter).
+    The rank r comes from QR with column pivoting, X P = Q R: the number of
+    diagonal elements with |R_kk| > tol |R_11| (default tol = 1e3 max(n, p)
+    eps). Which columns to blame follows R's convention: in an unpivoted QR,
+    |R_jj| is the length of column j's part orthogonal to the columns before
+    it, and the p - r columns with the smallest such lengths are named.
+    """
+    p = X.shape[1]
+    if p == 0:
+        return []
+    norms = np.sqrt(np.einsum("ij,ij->j", X, X))
+    Xs = X / np.where(norms == 0, 1.0, norms)
+    if tol is None:
+        tol = max(X.shape) * np.finfo(float).eps * 1e3
+    R = scipy.linalg.qr(Xs, mode="r", pivoting=True)[0]
+    d = np.abs(np.diag(R))
+    rank = int(np.sum(d > tol * d[0])) if d.size and d[0] > 0 else 0
+    if rank == p:
+        return []
+    seq = np.abs(np.diag(scipy.linalg.qr(Xs, mode="r")[0]))
+    bad = np.sort(np.argsort(seq, kind="stable")[: p - rank])
+    return [names[j] for j in bad]
+
+
+def fixed_design(formula: str, data: pd.DataFrame, keep: np.ndarray | None = None) -> FixedDesign:
+    """Build y and X from an R-style formula.
+
+    Parameters
+    ----------
+    formula : str
+        ``"response ~ terms"``; ``a * b`` expands to ``a + b + a:b``; ``- 1``
+        removes the intercept.
+    data : DataFrame
+    keep : ndarray of bool, optional
+        Rows that must also be dropped where False (for example where a
+        variable of the random part is missing).
+
+    Returns
+    -------
+    FixedDesign
+
+    Raises
+    ------
+    KeyError
+        A variable of the formula is not a column of the data.
+    ValueError
+        The response is not numeric; no rows are left; X is rank deficient
+        (the message names the aliased columns).
+    """
+    data = _positional(data)
+    f = Formula(formula)
+    _check_columns(f, data, formula)
+    _check_response(f, data)
+    mm = model_matrix(f, data, context=FORMULA_CONTEXT, na_action="drop")
+    lhs, rhs = mm.lhs, mm.rhs
+    if lhs.shape[1] != 1:
+        raise ValueError(
+            f"the response of {formula!r} gave {lhs.shape[1]} columns {list(lhs.columns)}; "
+            "it must be a single numeric variable"
+        )
+    rows = np.zeros(len(data), dtype=bool)
+    rows[np.asarray(rhs.index)] = True
+    y = np.asarray(lhs.iloc[:, 0], dtype=float)
+    X = np.asarray(rhs, dtype=float)
+    if keep is not None:
+        keep = np.asarray(keep, dtype=bool)
+        sub = keep[rows]
+        rows &= keep
+        y, X = y[sub], X[sub]
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"the response {str(f.lhs)!r} has infinite values")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("the model matrix has infinite values (a log of zero?)")
+    n = len(y)
+    names = [r_name(c) for c in rhs.columns]
+    if n == 0:
+        raise ValueError(f"no rows left for {formula!r}: every row has a missing value in a variable it uses")
+    bad = aliased_columns(X, names)
+    if bad:
+        raise ValueError(
+            f"the fixed-effects design of {formula!r} is rank deficient: column(s) {bad} are linear "
+            "combinations of the others (aliased); drop or recode them"
+        )
+    return FixedDesign(
+        formula=formula,
+        response=str(f.lhs),
+        y=y,
+        X=np.ascontiguousarray(X),
+        names=names,
+        rows=rows,
+        n_dropped=int(len(data) - n),
+        spec=rhs.model_spec,
+    )
+
+
+# ---------------------------------------------------------------------------
+# random-effects terms
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effects term ``~ lhs | group``.
+
+    Attributes
+    ----------
+    lhs : str
+        The formula of the random effects' columns, ``"1 + ses"``.
+    factors : tuple of str
+        The columns whose combinations define the groups: ``("school",)``, or
+        ``("board", "school")`` for schools within boards.
+    """
+
+    lhs: str
+    factors: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The level's name as nlme prints it: ``school``, or ``board/school`` for a nested level."""
+        return self.factors[-1] if len(self.factors) == 1 else "/".join(self.factors)
+
+    @property
+    def formula(self) -> str:
+        return f"~{self.lhs} | {self.name}"
+
+
+def parse_random(random: str | list[str] | tuple[str, ...]) -> list[RandomTerm]:
+    """Parse random-effects formulas into terms, outermost level first.
+
+    ``"~ 1 + ses | school"`` -> one term; ``"~ 1 | board/school"`` -> two terms,
+    groups ``board`` and ``board/school`` (each school within its board);
+    a list of strings gives one term each (levels are put in order later, by
+    nesting).
+    """
+    if isinstance(random, str):
+        random = [random]
+    if not isinstance(random, (list, tuple)) or not random:
+        raise TypeError("random must be a formula such as '~ 1 + ses | school' or a list of them")
+    terms: list[RandomTerm] = []
+    for r in random:
+        if not isinstance(r, str) or r.count("|") != 1:
+            raise ValueError(f"random term {r!r} must look like '~ 1 + ses | school' (one '|')")
+        left, right = r.split("|")
+        left = left.strip()
+        if left.startswith("~"):
+            left = left[1:].strip()
+        if not left:
+            raise ValueError(f"random term {r!r} has nothing left of '|'; write '~ 1 | group' for intercepts")
+        factors = tuple(g.strip() for g in right.split("/"))
+        if any(not g or not re.fullmatch(r"[A-Za-z_.][\w.]*(:[A-Za-z_.][\w.]*)*", g) for g in factors):
+            raise ValueError(f"grouping {right.strip()!r} of {r!r} must be column names separated by '/' or ':'")
+        for depth in range(1, len(factors) + 1):
+            terms.append(RandomTerm(lhs=left, factors=factors[:depth]))
+    return terms
+
+
+@dataclass(frozen=True, eq=False)
+class RandomLevel:
+    """One level of random effects on the rows of the fit.
+
+    Attributes
+    ----------
+    name : str
+        The grouping, ``school`` or ``board/school``.
+    formula : str
+        The term, ``~1 + ses | school``.
+    Z : ndarray, shape (n, q)
+        The random effects' columns on the rows used.
+    znames : list of str
+        Their names (R style).
+    codes : ndarray of int, shape (n,)
+        Group of each row, 0..m-1; groups are numbered in sorted order of the
+        outer levels first, so the groups of a parent unit are consecutive.
+    labels : Index
+        The group labels (``1317``, or ``"3/1317"`` for nested groups).
+    parent : ndarray of int, shape (m,), or None
+        For a nested level, the code of each group's unit at the level above.
+    spec : formulaic ModelSpec
+        What builds Z for new data.
+    """
+
+    name: str
+    formula: str
+    Z: np.ndarray
+    znames: list[str]
+    codes: np.ndarray
+    labels: pd.Index
+    parent: np.ndarray | None
+    spec: Any = field(repr=False)
+    factors: tuple[str, ...] = ()
+
+    @property
+    def q(self) -> int:
+        return int(self.Z.shape[1])
+
+    @property
+    def ngroups(self) -> int:
+        return len(self.labels)
+
+    def z_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Z columns for new data (NaN rows where a variable is missing)."""
+        newdata = _positional(newdata, "newdata")
+        return np.asarray(self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"), dtype=float)
+
+
+def random_variables(terms: list[RandomTerm], data: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Variables used by the random part: (grouping factors, columns of the terms)."""
+    data = _positional(data)
+    groups: list[str] = []
+    cols: list[str] = []
+    for t in terms:
+        for g in t.factors:
+            for part in g.split(":"):
+                if part not in data.columns:
+                    raise KeyError(
+                        f"grouping factor {part!r} of {t.formula!r} not found in the data; "
+                        f"available columns: {list(data.columns)}"
+                    )
+                if part not in groups:
+                    groups.append(part)
+        f = Formula(f"~ {t.lhs}")
+        _check_columns(f, data, t.formula)
+        for v in sorted(str(v) for v in f.required_variables):
+            if v in data.columns and v not in cols:
+                cols.append(v)
+    return groups, cols
+
+
+def check_groups(groups: list[str], data: pd.DataFrame) -> None:
+    """A grouping factor with missing values is an error (never a silent drop)."""
+    for g in groups:
+        nmiss = int(data[g].isna().sum())
+        if nmiss:
+            raise ValueError(
+                f"grouping factor {g!r} has {nmiss} missing value(s): every row must belong to a group; "
+                f"drop those rows (e.g. data.dropna(subset=[{g!r}])) or give them a group"
+            )
+
+
+def _factor_codes(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, list[Any]]:
+    """Codes 0..m-1 (sorted labels) of one grouping factor, ``a:b`` for interactions."""
+    parts = factor.split(":")
+    codes = np.zeros(len(data), dtype=np.int64)
+    labels: list[Any] | None = None
+    for part in parts:
+        c, u = pd.factorize(data[part], sort=True)
+        codes = codes * len(u) + c
+        lab = list(u)
+        labels = lab if labels is None else [f"{a}:{b}" for a in labels for b in lab]
+    uniq, codes = np.unique(codes, return_inverse=True)
+    assert labels is not None
+    return codes.astype(np.int64), [labels[i] for i in uniq]
+
+
+def _nest(outer: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of (outer, raw) combinations in sorted order, their parent codes and raw codes."""
+    key = outer * (int(raw.max()) + 1) + raw
+    uniq, codes = np.unique(key, return_inverse=True)
+    width = int(raw.max()) + 1
+    return codes.astype(np.int64), (uniq // width).astype(np.int64), (uniq % width).astype(np.int64)
+
+
+def random_design(terms: list[RandomTerm], data: pd.DataFrame) -> list[RandomLevel]:
+    """Build the random-effects levels on the rows of ``data`` (already subset to the rows used).
+
+    Levels come out outermost first. Terms from ``a/b`` are nested by
+    construction; for separate terms, a grouping factor with fewer groups is
+    taken as the outer one and each of the inner groups must lie within a
+    single outer group (crossed factors are not supported).
+
+    Raises
+    ------
+    ValueError
+        Missing values in a grouping factor, crossed (non-nested) factors,
+        two terms with the same grouping, or more random effects than the
+        data can support (q times the number of groups >= n).
+    """
+    data = _positional(data)
+    groups, _ = random_variables(terms, data)
+    check_groups(groups, data)
+    raw: list[tuple[RandomTerm, np.ndarray, list[Any]]] = []
+    seen: set[tuple[str, ...]] = set()
+    for t in terms:
+        if t.factors in seen:
+            raise ValueError(
+                f"two random terms have the same grouping {t.name!r}: put all of its random effects in one "
+                "term, e.g. '~ 1 + x | g' (diagonal structures are not supported)"
+            )
+        seen.add(t.factors)
+        codes, labels = _factor_codes(data, t.factors[-1])
+        raw.append((t, codes, labels))
+    # order by number of groups within the nesting chain: outer = fewer groups
+    raw.sort(key=lambda r: (len(r[0].factors), len(r[2])))
+    n = len(data)
+    levels: list[RandomLevel] = []
+    outer_codes: np.ndarray | None = None
+    outer_labels: list[str] = []
+    for t, rcodes, rlabels in raw:
+        if outer_codes is None:
+            codes, parent = rcodes, None
+            labels = list(rlabels)
+        else:
+            codes, parent, rsel = _nest(outer_codes, rcodes)
+            if len(t.factors) == 1:
+                # a separate term: its groups must each lie in one outer group
+                if len(np.unique(rsel)) != len(rsel):
+                    prev = levels[-1].name
+                    raise ValueError(
+                        f"grouping factors {prev!r} and {t.name!r} are crossed, not nested "
+                        f"(some {t.name!r} groups appear in more than one {prev!r} group); "
+                        f"write '~ ... | {prev}/{t.name}' if the labels repeat within {prev!r}, "
+                        "crossed random effects are not supported"
+                    )
+                labels = [rlabels[i] for i in rsel]
+            else:
+                labels = [f"{outer_labels[pa]}/{rlabels[r]}" for pa, r in zip(parent, rsel)]
+        zmm = model_matrix(f"~ {t.lhs}", data, context=FORMULA_CONTEXT, na_action="ignore")
+        Z = np.ascontiguousarray(np.asarray(zmm, dtype=float))
+        if Z.shape[1] == 0:
+            raise ValueError(f"random term {t.formula!r} has no columns")
+        if not np.all(np.isfinite(Z)):
+            raise ValueError(f"random term {t.formula!r} has missing or infinite values on rows used by the fit")
+        m = len(labels)
+        q = Z.shape[1]
+        if q * m >= n:
+            raise ValueError(
+                f"too many random effects for {t.formula!r}: {q} per group x {m} groups = {q * m} "
+                f">= {n} observations, so they cannot be told apart from the residual"
+            )
+        npar = q * (q + 1) // 2
+        if m <= npar:
+            warnings.warn(
+                f"random term {t.formula!r}: only {m} groups to estimate a {q}x{q} covariance matrix "
+                f"({npar} parameters); expect a singular or poorly determined fit",
+                stacklevel=3,
+            )
+        levels.append(
+            RandomLevel(
+                name=t.name,
+                formula=t.formula,
+                Z=Z,
+                znames=[r_name(c) for c in zmm.columns],
+                codes=codes,
+                labels=pd.Index(labels, name=t.name),
+                parent=parent,
+                spec=zmm.model_spec,
+                factors=t.factors,
+            )
+        )
+        outer_codes, outer_labels = codes, [str(x) for x in labels]
+    return levels
