@@ -181,6 +181,23 @@ def lgrid(fit, newdata: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(X0, index=labels, columns=names)
 
 
+def _parse_label(label: str) -> dict[str, str] | None:
+    parts = [p.split("=", 1) for p in label.split(", ")]
+    return dict(parts) if all(len(p) == 2 for p in parts) else None
+
+
+def _diff_label(a: str, b: str) -> str:
+    """``"Sector: Public - Catholic at ses=-2"`` for grid labels that differ in some variables."""
+    pa, pb = _parse_label(a), _parse_label(b)
+    if pa is None or pb is None or list(pa) != list(pb):
+        return f"{a} - {b}"
+    diff = [f"{k}: {pa[k]} - {pb[k]}" for k in pa if pa[k] != pb[k]]
+    same = [f"{k}={pa[k]}" for k in pa if pa[k] == pb[k]]
+    if not diff:
+        return f"{a} - {b}"
+    return "; ".join(diff) + (" at " + ", ".join(same) if same else "")
+
+
 def ldiff(L1: pd.DataFrame, L2: pd.DataFrame, labels: list[str] | None = None) -> pd.DataFrame:
     """Row-by-row differences L1 - L2 (a single-row L2 is subtracted from every row).
 
@@ -196,7 +213,7 @@ def ldiff(L1: pd.DataFrame, L2: pd.DataFrame, labels: list[str] | None = None) -
     out = pd.DataFrame(a - b, columns=L1.columns)
     if labels is None:
         l2 = list(L2.index) * (len(L1) if len(L2) == 1 else 1)
-        labels = [f"{x} - {y}" for x, y in zip(L1.index, l2)]
+        labels = [_diff_label(str(x), str(y)) for x, y in zip(L1.index, l2)]
     out.index = labels
     return out
 

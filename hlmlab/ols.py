@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-__all__ = ["lm", "lmlist", "OlsFit", "LmList", "ols_matrices", "aliased_columns"]
+__all__ = ["lm", "lmlist", "OlsFit", "LmList", "ols_matrices"]
 
 #: A column is aliased when the part of it orthogonal to the earlier columns
 #: has norm below ``ALIAS_TOL`` times its own norm (R's lm uses 1e-7).
@@ -35,13 +35,15 @@ ALIAS_TOL = 1e-7
 # ---------------------------------------------------------------------------
 # linear algebra
 # ---------------------------------------------------------------------------
-def aliased_columns(X: np.ndarray, names: list[str] | None = None, tol: float = ALIAS_TOL) -> list:
+def _aliased_index(X: np.ndarray, tol: float = ALIAS_TOL) -> list[int]:
     """Columns of ``X`` that are linear combinations of earlier columns.
 
     With the unpivoted Householder QR X = QR, ``|R[j, j]|`` is the norm of
     the part of column j orthogonal to columns 0..j-1, so column j is aliased
     when ``|R[j, j]| <= tol * ||x_j||`` (a zero column is always aliased).
-    As in R, the later of two dependent columns is the one reported.
+    As in R, the later of two dependent columns is the one reported. Used
+    for the per-group fits of :func:`lmlist`, where a group may have fewer
+    rows than columns (the whole-data check is ``design.aliased_columns``).
     """
     X = np.asarray(X, dtype=float)
     if X.shape[1] == 0:
@@ -64,7 +66,7 @@ def aliased_columns(X: np.ndarray, names: list[str] | None = None, tol: float = 
         else:
             keep.append(j)
             basis = np.column_stack([basis, resid / r])
-    return [names[j] for j in out] if names is not None else out
+    return out
 
 
 @dataclass(frozen=True)
@@ -247,12 +249,6 @@ class OlsFit:
             raise ValueError("lm fits one response; for several, use lmlist(...).regress or one lm per response")
         if X.shape[0] == 0:
             raise ValueError(f"no complete rows to fit {formula!r}: every row has a missing value")
-        bad = aliased_columns(X, names)
-        if bad:
-            raise ValueError(
-                f"the design of {formula!r} is rank deficient: column(s) {bad} are linear combinations "
-                "of earlier columns (aliased); drop or recode them"
-            )
         if X.shape[0] <= X.shape[1]:
             raise ValueError(
                 f"{X.shape[0]} rows cannot estimate {X.shape[1]} coefficients and a residual variance"
@@ -656,7 +652,8 @@ def lmlist(formula: str, data: pd.DataFrame, by: str) -> LmList:
         idx = np.flatnonzero(codes == g)
         Xg, yg = X[idx], y[idx]
         n[lab] = len(idx)
-        keep = [j for j in range(len(names)) if j not in set(aliased_columns(Xg))]
+        bad = set(_aliased_index(Xg))
+        keep = [j for j in range(len(names)) if j not in bad]
         if not keep:
             continue
         core = ols_matrices(Xg[:, keep], yg)

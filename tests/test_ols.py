@@ -1,0 +1,224 @@
+"""lm and lmlist: the notes' OLS numbers, R's values, leave-one-out identities."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import hlmlab as hl
+from hlmlab.ols import OlsFit, lm, lmlist
+
+REF = json.loads((Path(__file__).parent / "reference" / "r_reference.json").read_text())
+R_OLS = next(c for c in REF["cases"] if c["name"] == "hs_ols_ses_sector")["lm"]
+
+
+@pytest.fixture(scope="module")
+def hsm():
+    return hl.load_data("hs")
+
+
+@pytest.fixture(scope="module")
+def pooled(hsm):
+    return lm("mathach ~ ses * Sector", hsm)
+
+
+# ---------------------------------------------------------------------------
+# the notes' numbers (data-facts.md)
+# ---------------------------------------------------------------------------
+def test_pooled_ols_reproduces_the_notes(pooled):
+    b, se = pooled.fixef, pooled.se
+    assert list(b.index) == ["(Intercept)", "ses", "SectorPublic", "ses:SectorPublic"]
+    np.testing.assert_allclose(b.round(4), [13.5579, 2.2999, -1.4666, 1.6051])
+    np.testing.assert_allclose(se.round(4), [0.1881, 0.2582, 0.2921, 0.3845])
+    assert round(pooled.sigma, 3) == 6.344
+    assert pooled.df_resid == 1973
+    assert round(pooled.r_squared, 4) == 0.1404
+
+
+def test_pooled_ols_matches_r_lm(pooled):
+    np.testing.assert_allclose(pooled.fixef, pd.Series(R_OLS["fixef"]), rtol=1e-10)
+    np.testing.assert_allclose(pooled.se, pd.Series(R_OLS["se"]), rtol=1e-10)
+    np.testing.assert_allclose(pooled.vcov.to_numpy(), np.array(R_OLS["vcov"]["values"]), rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(pooled.coef_table()["t value"], pd.Series(R_OLS["tvalue"]), rtol=1e-10)
+    assert pooled.sigma == pytest.approx(R_OLS["sigma"], rel=1e-12)
+    assert pooled.adj_r_squared == pytest.approx(R_OLS["adj_r_squared"], rel=1e-10)
+    f, df1, df2 = pooled.fstatistic
+    assert (f, df1, df2) == (pytest.approx(R_OLS["fstatistic"]["value"], rel=1e-10), 3, 1973)
+    assert pooled.loglik == pytest.approx(R_OLS["logLik"], rel=1e-12)
+    assert pooled.aic == pytest.approx(R_OLS["AIC"], rel=1e-12)
+    assert pooled.bic == pytest.approx(R_OLS["BIC"], rel=1e-12)
+
+
+def test_summary_text_reads_like_r(pooled):
+    text = pooled.summary()
+    assert "lm(formula = mathach ~ ses * Sector, data = hsm)" in text
+    assert "Residual standard error: 6.344 on 1973 degrees of freedom" in text
+    assert "Multiple R-squared:  0.1404" in text
+    assert "F-statistic: 107.4 on 3 and 1973 DF" in text
+    assert "13.5579" in text and "0.1881" in text
+    assert "<table" in pooled._repr_html_()
+
+
+def test_between_school_regression(hsm):
+    means = hl.up(hsm, "school", all=True)
+    fit = lm("mathach ~ ses", means)
+    np.testing.assert_allclose(fit.fixef.round(4), [12.7926, 5.7734])
+    np.testing.assert_allclose(fit.se.round(4), [0.2898, 0.6984])
+    assert fit.nobs == 40
+
+
+def test_two_stage_manova_slope_row(hsm):
+    first = lmlist("mathach ~ ses", hsm, "school")
+    second = first.regress("~ Sector", hl.up(hsm, "school"))
+    slope = second["ses"]
+    np.testing.assert_allclose(slope.fixef.round(4), [1.6672, 1.1100])
+    np.testing.assert_allclose(slope.se.round(4), [0.3506, 0.5086])
+    assert round(slope.coef_table().loc["SectorPublic", "Pr(>|t|)"], 4) == 0.0353
+    # the same row from lm on the merged frame, as a user would write it
+    frame = first.frame(hl.up(hsm, "school"))
+    assert lm("ses ~ Sector", frame).fixef["SectorPublic"] == pytest.approx(1.109995, abs=5e-7)
+
+
+# ---------------------------------------------------------------------------
+# influence: R's values and leave-one-out by brute force
+# ---------------------------------------------------------------------------
+def test_influence_matches_r(pooled):
+    diag = R_OLS["diagnostics_first_rows"]
+    inf = pooled.influence().iloc[:10]
+    np.testing.assert_allclose(inf["hat"], diag["hat"], rtol=1e-9)
+    np.testing.assert_allclose(inf["cooks"], diag["cooks_distance"], rtol=1e-8)
+    np.testing.assert_allclose(inf["rstudent"], diag["rstudent"], rtol=1e-9)
+    np.testing.assert_allclose(inf["rstandard"], diag["rstandard"], rtol=1e-9)
+    np.testing.assert_allclose(pooled.residuals().iloc[:10], diag["residuals"], rtol=1e-9)
+    np.testing.assert_allclose(pooled.fitted().iloc[:10], diag["fitted"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("i", [0, 17, 1500])
+def test_influence_equals_leave_one_out_refits(hsm, pooled, i):
+    inf = pooled.influence()
+    without = pooled.refit(data=hsm.drop(index=hsm.index[i]))
+    n, p = pooled.X.shape
+    d = (pooled.fixef - without.fixef).to_numpy()
+    # Cook's distance: (b - b_(i))' X'X (b - b_(i)) / (p s^2)
+    cook = d @ pooled.X.T @ pooled.X @ d / (p * pooled.sigma**2)
+    assert inf["cooks"].iloc[i] == pytest.approx(cook, rel=1e-8)
+    # studentized residual: the deleted residual over its SE from the refit
+    x_i = pooled.X[i]
+    y_i = pooled.y[i]
+    pred_se = np.sqrt(without.sigma**2 * (1 + x_i @ np.linalg.solve(without.X.T @ without.X, x_i)))
+    assert inf["rstudent"].iloc[i] == pytest.approx((y_i - x_i @ without.fixef.to_numpy()) / pred_se, rel=1e-8)
+    assert inf["sigma_i"].iloc[i] == pytest.approx(without.sigma, rel=1e-10)
+
+
+# ---------------------------------------------------------------------------
+# prediction, contract, invariances
+# ---------------------------------------------------------------------------
+def test_predict_with_se_and_intervals(pooled):
+    grid = pd.DataFrame({"ses": [-1.0, 0.0, 1.0],
+                         "Sector": pd.Categorical(["Public"] * 3, categories=["Catholic", "Public"])})
+    pr = pooled.predict(grid, se=True, interval="confidence")
+    b = pooled.fixef
+    np.testing.assert_allclose(pr["fit"], b.iloc[0] + b.iloc[2] + grid["ses"] * (b.iloc[1] + b.iloc[3]))
+    x = np.column_stack([np.ones(3), grid["ses"], np.ones(3), grid["ses"]])
+    np.testing.assert_allclose(pr["se"], np.sqrt(np.einsum("ij,jk,ik->i", x, pooled.vcov.to_numpy(), x)))
+    assert np.all(pr["lower"] < pr["fit"]) and np.all(pr["fit"] < pr["upper"])
+    wide = pooled.predict(grid, interval="prediction")
+    assert np.all(wide["upper"] - wide["lower"] > pr["upper"] - pr["lower"])
+
+
+def test_contract_attributes(pooled):
+    assert pooled.method == "OLS" and pooled.nobs == 1977
+    assert (pooled.df == 1973).all()
+    rows, joint = pooled.contrast_df(np.eye(4)[:2])
+    assert list(rows) == [1973, 1973] and joint == 1973
+    assert list(pooled.design.names) == list(pooled.fixef.index)
+    sims = pooled.simulate(3, seed=1)
+    assert sims.shape == (1977, 3)
+    np.testing.assert_array_equal(sims, pooled.simulate(3, seed=1))
+
+
+def test_reordering_rows_changes_nothing(hsm, pooled):
+    shuffled = hsm.sample(frac=1.0, random_state=3)
+    fit = lm("mathach ~ ses * Sector", shuffled)
+    np.testing.assert_allclose(fit.fixef, pooled.fixef, rtol=1e-11)
+    np.testing.assert_allclose(fit.se, pooled.se, rtol=1e-11)
+    assert fit.loglik == pytest.approx(pooled.loglik, rel=1e-13)
+
+
+def test_rescaling_a_predictor_rescales_its_coefficient(hsm, pooled):
+    scaled = hsm.assign(ses=hsm["ses"] * 10)
+    fit = lm("mathach ~ ses * Sector", scaled)
+    np.testing.assert_allclose(fit.fixef[["ses", "ses:SectorPublic"]] * 10, pooled.fixef[["ses", "ses:SectorPublic"]])
+    np.testing.assert_allclose(fit.se[["ses", "ses:SectorPublic"]] * 10, pooled.se[["ses", "ses:SectorPublic"]])
+    assert fit.loglik == pytest.approx(pooled.loglik, rel=1e-12)
+
+
+def test_missing_values_are_dropped_and_reported(hsm):
+    holes = hsm.copy()
+    holes.loc[[3, 10, 20], "ses"] = np.nan
+    fit = lm("mathach ~ ses * Sector", holes)
+    assert fit.nobs == 1974
+    assert "(3 observations deleted due to missingness)" in fit.summary()
+    res = fit.residuals()
+    assert len(res) == 1974 and 3 not in res.index and 4 in res.index
+
+
+def test_no_intercept_r_squared_is_uncentred(hsm):
+    fit = lm("mathach ~ C(school)/ses - 1", hsm)
+    assert fit.df_resid == 1897
+    y = fit.y
+    assert fit.r_squared == pytest.approx(1 - np.sum(fit.residuals() ** 2) / np.sum(y**2))
+    assert fit.fstatistic[1] == 80
+
+
+# ---------------------------------------------------------------------------
+# lmlist
+# ---------------------------------------------------------------------------
+def test_lmlist_equals_lm_within_one_group(hsm):
+    ll = lmlist("mathach ~ ses", hsm, "school")
+    assert ll.coef.shape == (40, 2) and ll.coef.index.name == "school"
+    one = lm("mathach ~ ses", hsm[hsm["school"] == 8854])
+    np.testing.assert_allclose(ll.coef.loc[8854], one.fixef, rtol=1e-10)
+    np.testing.assert_allclose(ll.se.loc[8854], one.se, rtol=1e-10)
+    assert ll.n.loc[8854] == 32 and ll.sigma.loc[8854] == pytest.approx(one.sigma)
+
+
+def test_lmlist_gives_nan_where_a_group_cannot_be_fitted():
+    df = pd.DataFrame({
+        "g": ["a"] * 5 + ["b"] * 3 + ["c"],
+        "x": [1.0, 2, 3, 4, 5, 2, 2, 2, 7],
+        "y": [1.0, 3, 2, 5, 4, 1, 2, 3, 9],
+    })
+    ll = lmlist("y ~ x", df, "g")
+    assert np.isfinite(ll.coef.loc["a"]).all()
+    assert ll.coef.loc["b", "(Intercept)"] == pytest.approx(2.0) and np.isnan(ll.coef.loc["b", "x"])
+    assert np.isnan(ll.coef.loc["c", "x"]) and np.isnan(ll.se.loc["c", "(Intercept)"])
+    assert list(ll.n) == [5, 3, 1]
+
+
+# ---------------------------------------------------------------------------
+# bad input
+# ---------------------------------------------------------------------------
+def test_rank_deficient_design_names_the_aliased_column(hsm):
+    with pytest.raises(ValueError, match="SectorPublic"):
+        lm("mathach ~ ses + C(school) + Sector", hsm)
+
+
+def test_missing_column_is_named(hsm):
+    with pytest.raises(KeyError, match="nosuch"):
+        lm("mathach ~ nosuch", hsm)
+
+
+def test_lmlist_unknown_group_column(hsm):
+    with pytest.raises(KeyError, match="schol"):
+        lmlist("mathach ~ ses", hsm, "schol")
+
+
+def test_lm_needs_a_data_frame():
+    with pytest.raises(TypeError):
+        lm("y ~ x", {"y": [1, 2], "x": [1, 2]})
+
+
+def test_isinstance_contract(pooled):
+    assert isinstance(pooled, OlsFit)
