@@ -1,0 +1,522 @@
+r"""The profiled deviance and REML criterion of a linear mixed model.
+
+The model (Bates, Mächler, Bolker and Walker 2015, JSS 67(1), section 3) is
+
+.. math::
+
+    y = X\beta + Zb + \varepsilon,\quad \varepsilon \sim N(0, \sigma^2 I),\quad
+    b = \Lambda_\theta u,\quad u \sim N(0, \sigma^2 I),
+
+so that Var(b) = sigma^2 Lambda Lambda'. Lambda is block diagonal: at each
+level of random effects, one q x q lower-triangular template T(theta) per
+group. For fixed theta, penalised least squares reduces everything to one
+Cholesky factorisation of
+
+.. math::
+
+    \begin{pmatrix} \Lambda'Z'Z\Lambda + I & \Lambda'Z'X & \Lambda'Z'y \\
+    \cdot & X'X & X'y \\ \cdot & \cdot & y'y \end{pmatrix}.
+
+With nested grouping factors this matrix is block-structured: a group's
+random effects touch only its own rows and its ancestors' effects. The
+elimination therefore runs level by level from the innermost, one small
+q x q Cholesky factor per group (batched over groups with numpy), passing
+each group's Schur complement up to its parent (summed over the parent's
+children). All it needs are per-group cross-products
+(:class:`SufficientStats`), computed in one pass over the rows; an
+evaluation costs O(J q^3 + J q p^2), independent of the number of rows.
+
+What is left after eliminating every random effect is the (p+1) x (p+1)
+matrix F = [X y]'[X y] - sum_j C_j'C_j, whose upper Cholesky factor holds
+R_X (so that Cov(beta-hat) = sigma^2 (R_X'R_X)^-1), R_X beta-hat on its last
+column, and the penalised residual sum of squares r^2 as its last diagonal
+element squared.
+
+Profiled criteria (n rows, p fixed effects, log|L|^2 = 2 sum log diag L):
+
+- ML deviance:  log|L|^2 + n (1 + log(2 pi r^2 / n)),  sigma^2 = r^2 / n
+- REML criterion: log|L|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r^2 / (n - p))),
+  sigma^2 = r^2 / (n - p)
+
+Using Lambda rather than G^-1 keeps the criterion defined at singular G
+(theta on its bound), where methods that invert G break down.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+__all__ = [
+    "LevelStats",
+    "SufficientStats",
+    "sufficient_stats",
+    "theta_lower",
+    "lambda_template",
+    "PLSFactor",
+    "factorize",
+    "criterion",
+    "deviance",
+    "deviance_sigma",
+    "Solution",
+    "solve",
+]
+
+LOG_2PI = float(np.log(2 * np.pi))
+
+
+# ---------------------------------------------------------------------------
+# sufficient statistics
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class LevelStats:
+    """Per-group cross-products at one level of random effects.
+
+    Attributes
+    ----------
+    q : int
+        Random effects per group.
+    ZtZ : ndarray, shape (m, q, q)
+        Z_j'Z_j for each of the m groups.
+    ZtA : ndarray, shape (m, q, Qa)
+        Z_j' times the ancestors' columns on group j's rows (parent's first,
+        then the grandparent's...); Qa = 0 at the outermost level.
+    ZtW : ndarray, shape (m, q, p + 1)
+        Z_j'[X_j y_j].
+    parent : ndarray of int, shape (m,), or None
+        Parent group of each group (nondecreasing), None at the outermost level.
+    starts : ndarray of int or None
+        Index of each parent's first child, for summing children per parent.
+    """
+
+    q: int
+    ZtZ: np.ndarray
+    ZtA: np.ndarray
+    ZtW: np.ndarray
+    parent: np.ndarray | None
+    starts: np.ndarray | None
+
+    @property
+    def m(self) -> int:
+        return int(self.ZtZ.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class SufficientStats:
+    """Everything the criterion needs, independent of the number of rows.
+
+    ``levels`` are outermost first; ``WtW`` is [X y]'[X y].
+    """
+
+    levels: tuple[LevelStats, ...]
+    WtW: np.ndarray
+    n: int
+    p: int
+
+    @property
+    def qs(self) -> tuple[int, ...]:
+        return tuple(lev.q for lev in self.levels)
+
+    @property
+    def ntheta(self) -> int:
+        return sum(q * (q + 1) // 2 for q in self.qs)
+
+
+def _group_cross(U: np.ndarray, V: np.ndarray, codes: np.ndarray, m: int, sym: bool = False) -> np.ndarray:
+    """Per-group sums sum_{i in j} u_i v_i' for columns of U (n x a) and V (n x b): shape (m, a, b).
+
+    One ``np.bincount`` per pair of columns; a column of ones skips the product.
+    """
+    a, b = U.shape[1], V.shape[1]
+    out = np.empty((m, a, b))
+    ones_u = [bool(np.all(U[:, i] == 1.0)) for i in range(a)]
+    for i in range(a):
+        for k in range(b):
+            if sym and k < i:
+                out[:, i, k] = out[:, k, i]
+                continue
+            w = V[:, k] if ones_u[i] else U[:, i] * V[:, k]
+            out[:, i, k] = np.bincount(codes, weights=w, minlength=m)
+    return out
+
+
+def sufficient_stats(
+    X: np.ndarray,
+    y: np.ndarray,
+    Zs: Sequence[np.ndarray],
+    codes: Sequence[np.ndarray],
+    parents: Sequence[np.ndarray | None],
+) -> SufficientStats:
+    """Cross-products per group, in one pass over the rows for each pair of columns.
+
+    Parameters
+    ----------
+    X : (n, p) fixed design; y : (n,) response
+    Zs : random-effects columns of each level (n, q_l), outermost first
+    codes : group of each row at each level, 0..m_l-1
+    parents : for each level, the parent group of each of its groups
+        (nondecreasing), None for the outermost level
+    """
+    n, p = X.shape
+    y = np.asarray(y, dtype=float)
+    Xty = X.T @ y
+    WtW = np.empty((p + 1, p + 1))
+    WtW[:p, :p] = X.T @ X
+    WtW[:p, p] = WtW[p, :p] = Xty
+    WtW[p, p] = y @ y
+    W = np.column_stack([X, y])
+    levels = []
+    for l, (Z, c, par) in enumerate(zip(Zs, codes, parents)):
+        m = int(c.max()) + 1 if len(c) else 0
+        ZtZ = _group_cross(Z, Z, c, m, sym=True)
+        anc = [Zs[k] for k in range(l - 1, -1, -1)]
+        A = np.column_stack(anc) if anc else np.empty((n, 0))
+        ZtA = _group_cross(Z, A, c, m)
+        ZtW = _group_cross(Z, W, c, m)
+        starts = None
+        if par is not None:
+            par = np.asarray(par, dtype=np.int64)
+            if np.any(np.diff(par) < 0):
+                raise ValueError("groups of a nested level must be sorted by their parent")
+            starts = np.flatnonzero(np.r_[True, np.diff(par) != 0])
+        levels.append(LevelStats(Z.shape[1], ZtZ, ZtA, ZtW, par, starts))
+    return SufficientStats(tuple(levels), WtW, int(n), int(p))
+
+
+# ---------------------------------------------------------------------------
+# theta and Lambda
+# ---------------------------------------------------------------------------
+def _tril_colmajor(q: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of a q x q lower triangle, column by column (lme4's order)."""
+    cols, rows = np.triu_indices(q)
+    return rows, cols
+
+
+def theta_lower(qs: Sequence[int]) -> np.ndarray:
+    """Lower bounds of theta: 0 for diagonal elements of each template, -inf otherwise."""
+    out = []
+    for q in qs:
+        r, c = _tril_colmajor(q)
+        out.append(np.where(r == c, 0.0, -np.inf))
+    return np.concatenate(out) if out else np.empty(0)
+
+
+def theta_start(qs: Sequence[int]) -> np.ndarray:
+    """The identity template at every level (lme4's default start)."""
+    return np.where(np.isfinite(theta_lower(qs)), 1.0, 0.0)
+
+
+def lambda_template(theta: np.ndarray, qs: Sequence[int]) -> list[np.ndarray]:
+    """Split theta into the lower-triangular templates T_l (q_l x q_l), outermost level first.
+
+    theta lists each template's lower triangle column by column: for q = 2,
+    (T11, T21, T22).
+    """
+    out, k = [], 0
+    for q in qs:
+        r, c = _tril_colmajor(q)
+        T = np.zeros((q, q))
+        T[r, c] = theta[k : k + len(r)]
+        out.append(T)
+        k += len(r)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# small batched linear algebra (loops over q only, vectorised over groups)
+# ---------------------------------------------------------------------------
+def batch_cholesky(A: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack of q x q positive-definite matrices (m, q, q)."""
+    m, q, _ = A.shape
+    if q > 4:
+        return np.linalg.cholesky(A)
+    L = np.zeros_like(A)
+    for j in range(q):
+        s = A[:, j, j] - np.sum(L[:, j, :j] ** 2, axis=1)
+        L[:, j, j] = np.sqrt(s)
+        for i in range(j + 1, q):
+            L[:, i, j] = (A[:, i, j] - np.sum(L[:, i, :j] * L[:, j, :j], axis=1)) / L[:, j, j]
+    return L
+
+
+def batch_forward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Solve L X = B for each group: L (m, q, q) lower triangular, B (m, q, k)."""
+    q = L.shape[1]
+    if q == 1:
+        return B / L[:, :1, :1]
+    X = np.empty_like(B)
+    for i in range(q):
+        acc = B[:, i, :].copy()
+        for j in range(i):
+            acc -= L[:, i, j, None] * X[:, j, :]
+        X[:, i, :] = acc / L[:, i, i, None]
+    return X
+
+
+def batch_backward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Solve L' X = B for each group: L (m, q, q) lower triangular, B (m, q, k)."""
+    q = L.shape[1]
+    if q == 1:
+        return B / L[:, :1, :1]
+    X = np.empty_like(B)
+    for i in range(q - 1, -1, -1):
+        acc = B[:, i, :].copy()
+        for j in range(i + 1, q):
+            acc -= L[:, j, i, None] * X[:, j, :]
+        X[:, i, :] = acc / L[:, i, i, None]
+    return X
+
+
+def _tmat(A: np.ndarray) -> np.ndarray:
+    return np.swapaxes(A, -1, -2)
+
+
+# ---------------------------------------------------------------------------
+# the factorisation at one theta
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PLSFactor:
+    """The Cholesky factorisation of the penalised system at one theta.
+
+    Attributes
+    ----------
+    theta : ndarray
+    lambdas : list of (q_l, q_l) templates, outermost level first
+    L : list of (m_l, q_l, q_l) lower factors per group
+    Ca : list of (m_l, q_l, Qa_l): L_j^-1 times the (updated) cross-block with the ancestors' effects
+    Cw : list of (m_l, q_l, p + 1): L_j^-1 times the (updated) cross-block with [X y]
+    RF : (p + 1, p + 1) upper Cholesky factor of F (R_X in the top-left p x p block)
+    logdet_L : log|L|^2 = 2 sum log diag L over all groups and levels
+    """
+
+    theta: np.ndarray
+    lambdas: list[np.ndarray]
+    L: list[np.ndarray]
+    Ca: list[np.ndarray]
+    Cw: list[np.ndarray]
+    RF: np.ndarray
+    logdet_L: float
+    n: int
+    p: int
+
+    @property
+    def RX(self) -> np.ndarray:
+        """R_X, upper triangular: R_X'R_X = X'X - sum C_j'C_j (= X'V^-1X sigma^2)."""
+        return self.RF[: self.p, : self.p]
+
+    @property
+    def logdet_RX(self) -> float:
+        """log|R_X|^2."""
+        return float(2 * np.sum(np.log(np.abs(np.diag(self.RX))))) if self.p else 0.0
+
+    @property
+    def pwrss(self) -> float:
+        """Penalised residual sum of squares r^2 = |y - X beta - Z b|^2 + |u|^2."""
+        return float(self.RF[self.p, self.p] ** 2)
+
+    @property
+    def beta(self) -> np.ndarray:
+        """beta-hat(theta), from R_X beta = R_Xy."""
+        if self.p == 0:
+            return np.empty(0)
+        return scipy.linalg.solve_triangular(self.RX, self.RF[: self.p, self.p], lower=False)
+
+
+def factorize(stats: SufficientStats, theta: np.ndarray) -> PLSFactor:
+    """Eliminate the random effects level by level, innermost first.
+
+    For each group j at level l, with Lambda the level's template and the
+    children's Schur complements S already summed into the group:
+
+    - L_j L_j' = Lambda'Z_j'Z_j Lambda + I - S_uu
+    - Ca_j = L_j^-1 (Lambda'Z_j'Z_a Lambda_a - S_ua)   (ancestors' effects)
+    - Cw_j = L_j^-1 (Lambda'Z_j'W_j - S_uw)             (W = [X y])
+
+    and Ca_j'Ca_j, Ca_j'Cw_j are passed up to the parent (summed over its
+    children). Finally F = W'W - sum_j Cw_j'Cw_j over all groups and levels.
+    """
+    theta = np.asarray(theta, dtype=float)
+    qs = stats.qs
+    lams = lambda_template(theta, qs)
+    D = len(qs)
+    W1 = stats.p + 1
+    pend_u: list[np.ndarray | None] = [None] * D  # sums of C'C over the rows/cols of [u_l, ancestors]
+    pend_w: list[np.ndarray | None] = [None] * D  # sums of C'Cw over [u_l, ancestors] x W
+    Ls: list[np.ndarray] = [np.empty(0)] * D
+    Cas: list[np.ndarray] = [np.empty(0)] * D
+    Cws: list[np.ndarray] = [np.empty(0)] * D
+    FW = stats.WtW.copy()
+    logdet = 0.0
+    for l in range(D - 1, -1, -1):
+        lev = stats.levels[l]
+        q, T = lev.q, lams[l]
+        anc = [lams[k] for k in range(l - 1, -1, -1)]
+        Ta = scipy.linalg.block_diag(*anc) if anc else np.empty((0, 0))
+        Muu = np.matmul(np.matmul(T.T, lev.ZtZ), T)
+        Muu[:, np.arange(q), np.arange(q)] += 1.0
+        Mua = np.matmul(np.matmul(T.T, lev.ZtA), Ta) if anc else lev.ZtA
+        Muw = np.matmul(T.T, lev.ZtW)
+        Paa = Paw = None
+        if pend_u[l] is not None:
+            Pu, Pw = pend_u[l], pend_w[l]
+            Muu = Muu - Pu[:, :q, :q]
+            Mua = Mua - Pu[:, :q, q:]
+            Muw = Muw - Pw[:, :q, :]
+            Paa, Paw = Pu[:, q:, q:], Pw[:, q:, :]
+        L = batch_cholesky(Muu)
+        Ca = batch_forward(L, Mua) if anc else Mua
+        Cw = batch_forward(L, Muw)
+        logdet += 2.0 * float(np.sum(np.log(L[:, np.arange(q), np.arange(q)])))
+        flat = Cw.reshape(-1, W1)
+        FW -= flat.T @ flat
+        if l > 0:
+            Saa = np.matmul(_tmat(Ca), Ca)
+            Saw = np.matmul(_tmat(Ca), Cw)
+            if Paa is not None:
+                Saa = Saa + Paa
+                Saw = Saw + Paw
+            pend_u[l - 1] = np.add.reduceat(Saa, lev.starts, axis=0)
+            pend_w[l - 1] = np.add.reduceat(Saw, lev.starts, axis=0)
+        Ls[l], Cas[l], Cws[l] = L, Ca, Cw
+    RF = _upper_cholesky(FW)
+    return PLSFactor(theta, lams, Ls, Cas, Cws, RF, logdet, stats.n, stats.p)
+
+
+def _upper_cholesky(F: np.ndarray) -> np.ndarray:
+    """Upper Cholesky factor of F; a tiny negative last pivot (exact fit) is set to 0."""
+    F = (F + F.T) / 2
+    try:
+        return np.linalg.cholesky(F).T
+    except np.linalg.LinAlgError:
+        p = F.shape[0] - 1
+        R = np.zeros_like(F)
+        R[:p, :p] = np.linalg.cholesky(F[:p, :p]).T
+        R[:p, p] = scipy.linalg.solve_triangular(R[:p, :p], F[:p, p], trans="T")
+        R[p, p] = np.sqrt(max(F[p, p] - R[:p, p] @ R[:p, p], 0.0))
+        return R
+
+
+# ---------------------------------------------------------------------------
+# criteria
+# ---------------------------------------------------------------------------
+def criterion(f: PLSFactor, reml: bool = True) -> float:
+    """Profiled -2 log-likelihood at f.theta (the REML criterion when ``reml``).
+
+    ML:   log|L|^2 + n (1 + log(2 pi r^2 / n))
+    REML: log|L|^2 + log|R_X|^2 + (n - p)(1 + log(2 pi r^2 / (n - p)))
+    """
+    nu = f.n - f.p if reml else f.n
+    r2 = f.pwrss
+    if r2 <= 0:
+        return -np.inf
+    val = f.logdet_L + nu * (1.0 + LOG_2PI + np.log(r2 / nu))
+    return float(val + f.logdet_RX) if reml else float(val)
+
+
+def deviance(stats: SufficientStats, theta: np.ndarray, reml: bool = True) -> float:
+    """The profiled criterion as a function of theta alone (what the optimizer sees)."""
+    return criterion(factorize(stats, theta), reml)
+
+
+def deviance_sigma(stats: SufficientStats, theta: np.ndarray, sigma: float, reml: bool = True) -> float:
+    """-2 log-likelihood at (theta, sigma), beta profiled out (not sigma).
+
+    ML:   log|L|^2 + n log(2 pi sigma^2) + r^2 / sigma^2
+    REML: log|L|^2 + log|R_X|^2 + (n - p) log(2 pi sigma^2) + r^2 / sigma^2
+
+    Minimising over sigma gives :func:`criterion`. Its Hessian in the
+    variance parameters gives their asymptotic covariance (nlme's apVar,
+    lmerTest's Satterthwaite).
+    """
+    f = factorize(stats, theta)
+    nu = f.n - f.p if reml else f.n
+    val = f.logdet_L + nu * (LOG_2PI + 2 * np.log(sigma)) + f.pwrss / sigma**2
+    return float(val + f.logdet_RX) if reml else float(val)
+
+
+# ---------------------------------------------------------------------------
+# the solution at a theta: beta, sigma, BLUPs and their conditional covariances
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Solution:
+    """Estimates at one theta.
+
+    Attributes
+    ----------
+    theta, beta, sigma
+    RX : (p, p) upper; Cov(beta-hat) = sigma^2 (R_X'R_X)^-1
+    u : list of (m_l, q_l) spherical random effects
+    b : list of (m_l, q_l) BLUPs, b_j = Lambda u_j
+    b_cov : list of (m_l, q_l, q_l) conditional covariances
+        Var(b_j | y) = sigma^2 Lambda [(L L')^-1]_jj Lambda' at beta = beta-hat
+        (lme4's ``condVar``; the uncertainty of beta-hat is not added).
+    criterion : the profiled criterion at theta
+    """
+
+    theta: np.ndarray
+    beta: np.ndarray
+    sigma: float
+    RX: np.ndarray
+    u: list[np.ndarray]
+    b: list[np.ndarray]
+    b_cov: list[np.ndarray]
+    criterion: float
+    factor: PLSFactor
+
+
+def _ancestor_stack(vals: list[np.ndarray], stats: SufficientStats, l: int) -> np.ndarray:
+    """For each group at level l, its ancestors' vectors (parent first) side by side: (m_l, Qa)."""
+    parts, idx = [], np.arange(stats.levels[l].m)
+    for k in range(l - 1, -1, -1):
+        idx = stats.levels[k + 1].parent[idx]
+        parts.append(vals[k][idx])
+    return np.concatenate(parts, axis=1)
+
+
+def solve(stats: SufficientStats, theta: np.ndarray, reml: bool = True, cond_cov: bool = True) -> Solution:
+    """beta, sigma, R_X and the BLUPs at theta (back-substitution, outermost level first).
+
+    u_j = L_j'^-1 (Cw_j [-beta; 1] - Ca_j u_ancestors(j)),  b_j = Lambda u_j.
+    """
+    f = factorize(stats, theta)
+    beta = f.beta
+    nu = f.n - f.p if reml else f.n
+    sigma = float(np.sqrt(f.pwrss / nu))
+    bw = np.r_[-beta, 1.0]
+    us: list[np.ndarray] = []
+    Vs: list[np.ndarray] = []
+    covs: list[np.ndarray] = []
+    for l, lev in enumerate(stats.levels):
+        L, Ca, Cw = f.L[l], f.Ca[l], f.Cw[l]
+        rhs = Cw @ bw
+        if l > 0:
+            rhs = rhs - np.einsum("mqa,ma->mq", Ca, _ancestor_stack(us, stats, l))
+        us.append(batch_backward(L, rhs[:, :, None])[:, :, 0])
+        if cond_cov:
+            eye = np.broadcast_to(np.eye(lev.q), L.shape)
+            Linv = batch_forward(L, np.ascontiguousarray(eye))
+            Vuu = np.matmul(_tmat(Linv), Linv)
+            if l > 0:
+                Va = _ancestor_cov(Vs, stats, l)
+                K = batch_backward(L, Ca)  # L'^-1 Ca
+                KVa = np.matmul(K, Va)
+                Vuu = Vuu + np.matmul(KVa, _tmat(K))
+                if l < len(stats.levels) - 1:
+                    top = np.concatenate([Vuu, -KVa], axis=2)
+                    bottom = np.concatenate([-_tmat(KVa), Va], axis=2)
+                    Vs.append(np.concatenate([top, bottom], axis=1))
+                else:
+                    Vs.append(Vuu)
+            else:
+                Vs.append(Vuu)
+            T = f.lambdas[l]
+            covs.append(sigma**2 * np.matmul(np.matmul(T, Vuu), T.T))
+    bs = [u @ T.T for u, T in zip(us, f.lambdas)]
+    return Solution(f.theta, beta, sigma, f.RX.copy(), us, bs, covs, criterion(f, reml), f)
+
+
+def _ancestor_cov(Vs: list[np.ndarray], stats: SufficientStats, l: int) -> np.ndarray:
+    """Joint conditional covariance of each group's ancestors (the parent's joint block)."""
+    return Vs[l - 1][stats.levels[l].parent]
