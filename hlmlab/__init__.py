@@ -8,7 +8,11 @@ Data and multilevel tools are importable from the top level::
 """
 from .datasets import load_data
 from .tools import capply, cvar, dvar, gicc, gvars, some, tab, up
+from .ols import lm, lmlist
+from .inference import anova, dropone, glh, ldiff, lgrid, lrows, pairwise, r2_multilevel, simulate_lrt, wald
 
 __version__ = "0.1.0"
 
 __all__ = ["load_data", "capply", "cvar", "dvar", "gicc", "gvars", "some", "tab", "up"]
+__all__ += ["lm", "lmlist", "wald", "glh", "lrows", "pairwise", "lgrid", "ldiff",
+            "anova", "simulate_lrt", "dropone", "r2_multilevel"]

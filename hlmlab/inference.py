@@ -20,6 +20,7 @@ r2_multilevel  proportional reduction of each variance component
 """
 from __future__ import annotations
 
+import inspect
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -509,9 +510,14 @@ def anova(*fits, names: list[str] | None = None, test: str | None = None) -> Ano
     """
     if len(fits) < 2:
         raise ValueError("anova needs at least two fits to compare")
-    labels = list(names) if names is not None else [
-        _caller_name(f) or f"fit{i + 1}" for i, f in enumerate(fits)
-    ]
+    if names is None:
+        caller = inspect.currentframe().f_back
+        labels = [_caller_name(f, frame=caller) or f"fit{i + 1}" for i, f in enumerate(fits)]
+        del caller
+    else:
+        labels = [str(n) for n in names]
+    if len(set(labels)) < len(labels):
+        labels = [f"{lab}.{i + 1}" for i, lab in enumerate(labels)]
     _check_comparable(list(fits), labels)
     if test is None:
         test = "F" if all(getattr(f, "method", "") == "OLS" for f in fits) else "LRT"

@@ -152,12 +152,16 @@ def response_name(fit) -> str:
     raise AttributeError("cannot tell the response of this fit")
 
 
-def _caller_name(obj: Any, depth: int = 2) -> str | None:
-    """The caller's variable name for ``obj``, for the ``Call:`` line only."""
-    frame = inspect.currentframe()
-    try:
+def _caller_name(obj: Any, depth: int = 2, frame: Any = None) -> str | None:
+    """The caller's variable name for ``obj``, for printed labels only.
+
+    ``depth`` frames up from here, or in ``frame`` when given.
+    """
+    if frame is None:
+        frame = inspect.currentframe()
         for _ in range(depth):
             frame = frame.f_back if frame is not None else None
+    try:
         if frame is None:
             return None
         for name, val in frame.f_locals.items():
