@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-__all__ = ["lm", "lmlist", "OlsFit", "LmList", "ols_matrices"]
+__all__ = ["lm", "lmlist", "OlsFit", "LmList", "SecondStage", "ols_matrices"]
 
 #: A column is aliased when the part of it orthogonal to the earlier columns
 #: has norm below ``ALIAS_TOL`` times its own norm (R's lm uses 1e-7).
@@ -596,7 +596,7 @@ class LmList:
             out = out.merge(group_data[extra], on=self.by, how="left", validate="one_to_one")
         return out
 
-    def regress(self, rhs: str, group_data: pd.DataFrame | None = None) -> dict[str, OlsFit]:
+    def regress(self, rhs: str, group_data: pd.DataFrame | None = None) -> SecondStage:
         """Second stage: regress each per-group coefficient on group variables.
 
         For each coefficient c, ``lm(f"{c} ~ {rhs}", frame(group_data))``
@@ -607,7 +607,7 @@ class LmList:
         """
         rhs = rhs.split("~", 1)[-1].strip()
         frame = self.frame(group_data)
-        fits = {}
+        fits = SecondStage()
         for c in self.coef.columns:
             col = _safe_name(c)
             fits[c] = OlsFit(f"{col} ~ {rhs}", frame, _build_design(f"{col} ~ {rhs}", frame), "coefficients")
@@ -618,6 +618,25 @@ class LmList:
 
     def _repr_html_(self) -> str:
         return _html_table(self.coef, f"lmlist({self.formula}) by {self.by}")
+
+
+class SecondStage(dict):
+    """Second-stage regressions, one per first-stage coefficient (a dict of :class:`OlsFit`)."""
+
+    def table(self) -> pd.DataFrame:
+        """All coefficient tables stacked, indexed by (response, term)."""
+        return pd.concat({k: f.coef_table() for k, f in self.items()}, names=["response", "term"])
+
+    def __repr__(self) -> str:
+        parts = []
+        for k, f in self.items():
+            t = f.coef_table()
+            t["Pr(>|t|)"] = t["Pr(>|t|)"].map(format_p)
+            parts.append(f"Response {k}  (n = {f.nobs}, residual SE {f.sigma:.4g} on {f.df_resid} DF)\n{t.to_string()}")
+        return "\n\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        return _html_table(self.table(), "Second stage: per-group coefficients on group variables")
 
 
 def lmlist(formula: str, data: pd.DataFrame, by: str) -> LmList:
