@@ -424,7 +424,7 @@ fit_case <- function(name, dataset, fixed, random, method,
   starts <- list(lme4 = getME(fit, "theta"))
   if (!is.null(case$comparison$nlme_theta_lme4_scale))
     starts$nlme <- case$comparison$nlme_theta_lme4_scale
-  po <- capture(polish(lme4_formula, dataset, reml, starts))
+  po <- capture(polish(lme4_formula, dataset, reml, starts, ranef_first))
   if (is_err(po$value)) {
     case$optimum <- list(error = po$value$error)
   } else {
@@ -438,28 +438,42 @@ fit_case <- function(name, dataset, fixed, random, method,
 }
 
 # The optimum itself: minimise lme4's profiled criterion (the same function
-# for both packages) with nlminb from each package's estimates, tight
-# tolerances, and package the best point as an lme4 fit.
-polish <- function(lme4_formula, dataset, reml, starts) {
+# for both packages) with nlminb from each package's estimates, polish the
+# best end point with bobyqa, then build a full lmerTest fit at that point
+# (an "optimiser" that returns its start), so that everything, including the
+# Satterthwaite and Kenward-Roger DF, is evaluated at the best optimum found.
+fixed_at_start <- function(fn, par, lower, upper, control)
+  list(par = par, fval = fn(par), conv = 0, message = "evaluated at the start (polished optimum)")
+
+polish <- function(lme4_formula, dataset, reml, starts, ranef_first) {
   lf <- lme4::lFormula(lme4_formula, data = get(dataset), REML = reml)
   devf <- do.call(lme4::mkLmerDevfun, lf)
   lower <- environment(devf)$lower
   runs <- lapply(names(starts), function(nm) {
     o <- nlminb(starts[[nm]], devf, lower = lower,
                 control = list(rel.tol = 1e-15, x.tol = 1e-12, eval.max = 5000, iter.max = 5000))
-    list(start = nm, par = o$par, fval = o$objective, message = o$message)
+    list(start = nm, how = "nlminb", par = o$par, fval = o$objective, message = o$message)
   })
   best <- runs[[which.min(vapply(runs, `[[`, 0, "fval"))]]
-  devf(best$par)
-  m <- lme4::mkMerMod(environment(devf),
-                      list(par = best$par, fval = best$fval, conv = 0, feval = NA, message = best$message),
-                      lf$reTrms, fr = lf$fr)
-  s <- lme4_summary(m, with_ranef = FALSE)
-  s$convergence_messages <- NULL
+  b <- minqa::bobyqa(pmax(best$par, lower), devf, lower = lower,
+                     control = list(rhobeg = 1e-3, rhoend = 1e-12, maxfun = 1e5))
+  runs[[length(runs) + 1]] <- list(start = paste0("best nlminb end (", best$start, ")"), how = "bobyqa",
+                                   par = b$par, fval = b$fval, message = b$msg)
+  best <- runs[[which.min(vapply(runs, `[[`, 0, "fval"))]]
+  call <- bquote(lmerTest::lmer(.(lme4_formula), data = .(as.name(dataset)), REML = .(reml),
+                                start = list(theta = .(best$par)),
+                                control = lme4::lmerControl(optimizer = fixed_at_start)))
+  fit <- eval(call)
+  s <- lme4_summary(fit, ranef_first)
   s$optimizer <- NULL
-  s$how <- "nlminb (rel.tol 1e-15) on lme4's profiled criterion, started at each package's estimate"
-  s$runs <- lapply(runs, function(r) list(start = r$start, criterion = num(r$fval), message = r$message))
-  s$best_start <- best$start
+  s$how <- paste("lme4's profiled criterion minimised by nlminb (rel.tol 1e-15) from each package's",
+                 "estimate, then bobyqa (rhoend 1e-12) from the best end point; the fit is built at",
+                 "the best point found (lmerTest, no further optimisation)")
+  s$runs <- lapply(runs, function(r) list(start = r$start, how = r$how, criterion = num(r$fval),
+                                          message = r$message))
+  s$best_run <- paste(best$how, "from", best$start)
+  s$lmerTest <- list(satterthwaite = lmertest_table(fit, "Satterthwaite"))
+  if (reml) s$lmerTest$kenward_roger <- lmertest_table(fit, "Kenward-Roger")
   s
 }
 
