@@ -273,7 +273,6 @@ class WaldTest:
         )
 
     def _text(self) -> str:
-        a = self.anova
         head = pd.DataFrame(
             {
                 "numDF": [f"{self.num_df:d}"],
@@ -282,7 +281,6 @@ class WaldTest:
                 "p.value": [format_p(self.p_value)],
             }
         ).to_string(index=False)
-        del a
         t = self.estimate
         shown = pd.DataFrame(
             {
@@ -330,7 +328,10 @@ class WaldTests(dict):
 
 def _wald_one(fit, L: pd.DataFrame, name: str, ddf: Any, level: float) -> WaldTest:
     b = fit.fixef.to_numpy(dtype=float)
-    V = np.asarray(fit.vcov, dtype=float)
+    V = fit.vcov
+    if isinstance(V, pd.DataFrame):
+        V = V.loc[fit.fixef.index, fit.fixef.index]
+    V = np.asarray(V, dtype=float)
     Lm = L.to_numpy(dtype=float)
     if not np.all(np.isfinite(Lm)):
         raise ValueError(f"L for {name!r} has missing or infinite entries")
@@ -357,7 +358,10 @@ def _wald_one(fit, L: pd.DataFrame, name: str, ddf: Any, level: float) -> WaldTe
     Lr = U[:, :r].T @ Lm
     d = Lr @ b
     M = Lr @ V @ Lr.T
-    F = float(d @ np.linalg.solve(M, d)) / r
+    try:
+        F = float(d @ np.linalg.solve(M, d)) / r
+    except np.linalg.LinAlgError:  # L V L' singular: the generalised inverse
+        F = float(d @ np.linalg.pinv(M) @ d) / r
     pF = float(stats.f.sf(F, r, joint_df)) if np.isfinite(joint_df) else float(stats.chi2.sf(F * r, r))
     return WaldTest(name, L, table, r, joint_df, F, pF, level)
 
