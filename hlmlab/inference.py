@@ -410,10 +410,11 @@ glh = wald
 # likelihood-ratio tests
 # ---------------------------------------------------------------------------
 def _npar(fit) -> int:
-    """Parameters counted in the log-likelihood: from ``npar`` or from AIC = -2 logLik + 2k."""
-    k = getattr(fit, "npar", None)
-    if k is None:
-        k = (fit.aic + 2 * fit.loglik) / 2
+    """Parameters counted in the log-likelihood, k = (AIC + 2 logLik) / 2 (so they agree with the AIC printed)."""
+    try:
+        k = (float(fit.aic) + 2 * float(fit.loglik)) / 2
+    except (AttributeError, TypeError):
+        k = getattr(fit, "npar")
     return int(round(float(k)))
 
 

@@ -345,14 +345,17 @@ class OlsFit:
         return self._on_rows(self._core.fitted, "fitted")
 
     def residuals(self, type: str = "response") -> pd.Series:  # noqa: A002 - R's name
-        """Residuals: ``"response"`` e_i, ``"standardized"`` (rstandard) or ``"studentized"`` (rstudent)."""
+        """Residuals: ``"response"`` e_i, ``"pearson"`` e_i / s (nlme's convention),
+        ``"standardized"`` (rstandard) or ``"studentized"`` (rstudent)."""
         if type in ("response", "raw"):
             return self._on_rows(self._core.resid, "residuals")
-        if type in ("standardized", "pearson"):
+        if type == "pearson":
+            return self._on_rows(self._core.resid / self.sigma, "residuals")
+        if type == "standardized":
             return self.influence()["rstandard"]
         if type in ("studentized", "rstudent"):
             return self.influence()["rstudent"]
-        raise ValueError(f"unknown residual type {type!r}; use 'response', 'standardized' or 'studentized'")
+        raise ValueError(f"unknown residual type {type!r}; use 'response', 'pearson', 'standardized' or 'studentized'")
 
     def model_matrix(self, newdata: pd.DataFrame | None = None) -> pd.DataFrame:
         if newdata is None:
