@@ -78,12 +78,13 @@ class LevelStats:
     ----------
     q : int
         Random effects per group.
-    ZtZ : ndarray, shape (m, q, q)
-        Z_j'Z_j for each of the m groups.
-    ZtA : ndarray, shape (m, q, Qa)
+    ZtZ : ndarray, shape (q, q, m)
+        Z_j'Z_j for each of the m groups (the group axis is last throughout,
+        so that every elementwise operation runs over contiguous vectors).
+    ZtA : ndarray, shape (q, Qa, m)
         Z_j' times the ancestors' columns on group j's rows (parent's first,
         then the grandparent's...); Qa = 0 at the outermost level.
-    ZtW : ndarray, shape (m, q, p + 1)
+    ZtW : ndarray, shape (q, p + 1, m)
         Z_j'[X_j y_j].
     parent : ndarray of int, shape (m,), or None
         Parent group of each group (nondecreasing), None at the outermost level.
@@ -100,7 +101,7 @@ class LevelStats:
 
     @property
     def m(self) -> int:
-        return int(self.ZtZ.shape[0])
+        return int(self.ZtZ.shape[2])
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,20 +126,20 @@ class SufficientStats:
 
 
 def _group_cross(U: np.ndarray, V: np.ndarray, codes: np.ndarray, m: int, sym: bool = False) -> np.ndarray:
-    """Per-group sums sum_{i in j} u_i v_i' for columns of U (n x a) and V (n x b): shape (m, a, b).
+    """Per-group sums sum_{i in j} u_i v_i' for columns of U (n x a) and V (n x b): shape (a, b, m).
 
     One ``np.bincount`` per pair of columns; a column of ones skips the product.
     """
     a, b = U.shape[1], V.shape[1]
-    out = np.empty((m, a, b))
+    out = np.empty((a, b, m))
     ones_u = [bool(np.all(U[:, i] == 1.0)) for i in range(a)]
     for i in range(a):
         for k in range(b):
             if sym and k < i:
-                out[:, i, k] = out[:, k, i]
+                out[i, k] = out[k, i]
                 continue
             w = V[:, k] if ones_u[i] else U[:, i] * V[:, k]
-            out[:, i, k] = np.bincount(codes, weights=w, minlength=m)
+            out[i, k] = np.bincount(codes, weights=w, minlength=m)
     return out
 
 
@@ -166,7 +167,6 @@ def sufficient_stats(
     WtW[:p, :p] = X.T @ X
     WtW[:p, p] = WtW[p, :p] = Xty
     WtW[p, p] = y @ y
-    W = np.column_stack([X, y])
     levels = []
     for l, (Z, c, par) in enumerate(zip(Zs, codes, parents)):
         m = int(c.max()) + 1 if len(c) else 0
@@ -174,7 +174,7 @@ def sufficient_stats(
         anc = [Zs[k] for k in range(l - 1, -1, -1)]
         A = np.column_stack(anc) if anc else np.empty((n, 0))
         ZtA = _group_cross(Z, A, c, m)
-        ZtW = _group_cross(Z, W, c, m)
+        ZtW = np.concatenate([_group_cross(Z, X, c, m), _group_cross(Z, y[:, None], c, m)], axis=1)
         starts = None
         if par is not None:
             par = np.asarray(par, dtype=np.int64)
@@ -225,52 +225,67 @@ def lambda_template(theta: np.ndarray, qs: Sequence[int]) -> list[np.ndarray]:
 
 
 # ---------------------------------------------------------------------------
-# small batched linear algebra (loops over q only, vectorised over groups)
+# small batched linear algebra: stacks of small matrices with the group axis
+# last, shape (rows, cols, m); loops run over the small dimensions only
 # ---------------------------------------------------------------------------
 def batch_cholesky(A: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factors of a stack of q x q positive-definite matrices (m, q, q)."""
-    m, q, _ = A.shape
-    if q > 4:
-        return np.linalg.cholesky(A)
+    """Lower Cholesky factors of m positive-definite q x q matrices, A of shape (q, q, m)."""
+    q = A.shape[0]
     L = np.zeros_like(A)
     for j in range(q):
-        s = A[:, j, j] - np.sum(L[:, j, :j] ** 2, axis=1)
-        L[:, j, j] = np.sqrt(s)
+        s = A[j, j] - sum(L[j, k] ** 2 for k in range(j)) if j else A[j, j]
+        L[j, j] = np.sqrt(s)
         for i in range(j + 1, q):
-            L[:, i, j] = (A[:, i, j] - np.sum(L[:, i, :j] * L[:, j, :j], axis=1)) / L[:, j, j]
+            t = A[i, j] - sum(L[i, k] * L[j, k] for k in range(j)) if j else A[i, j]
+            L[i, j] = t / L[j, j]
     return L
 
 
 def batch_forward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Solve L X = B for each group: L (m, q, q) lower triangular, B (m, q, k)."""
-    q = L.shape[1]
-    if q == 1:
-        return B / L[:, :1, :1]
+    """X = L^-1 B for each group: L (q, q, m) lower triangular, B (q, k, m)."""
+    q = L.shape[0]
     X = np.empty_like(B)
     for i in range(q):
-        acc = B[:, i, :].copy()
-        for j in range(i):
-            acc -= L[:, i, j, None] * X[:, j, :]
-        X[:, i, :] = acc / L[:, i, i, None]
+        acc = B[i] - sum(L[i, j] * X[j] for j in range(i)) if i else B[i]
+        X[i] = acc / L[i, i]
     return X
 
 
 def batch_backward(L: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Solve L' X = B for each group: L (m, q, q) lower triangular, B (m, q, k)."""
-    q = L.shape[1]
-    if q == 1:
-        return B / L[:, :1, :1]
+    """X = L'^-1 B for each group: L (q, q, m) lower triangular, B (q, k, m)."""
+    q = L.shape[0]
     X = np.empty_like(B)
     for i in range(q - 1, -1, -1):
-        acc = B[:, i, :].copy()
-        for j in range(i + 1, q):
-            acc -= L[:, j, i, None] * X[:, j, :]
-        X[:, i, :] = acc / L[:, i, i, None]
+        acc = B[i] - sum(L[j, i] * X[j] for j in range(i + 1, q)) if i < q - 1 else B[i]
+        X[i] = acc / L[i, i]
     return X
 
 
-def _tmat(A: np.ndarray) -> np.ndarray:
-    return np.swapaxes(A, -1, -2)
+def batch_crossprod(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A_j'B_j for each group: A (r, a, m), B (r, b, m) -> (a, b, m)."""
+    r = A.shape[0]
+    return sum(A[k][:, None, :] * B[k][None, :, :] for k in range(r))
+
+
+def batch_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """A_j B_j for each group: A (a, r, m), B (r, b, m) -> (a, b, m)."""
+    r = A.shape[1]
+    return sum(A[:, k][:, None, :] * B[k][None, :, :] for k in range(r))
+
+
+def tmul(T: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """T'A_j for a fixed matrix T (r, a) and a stack A (r, k, m) -> (a, k, m)."""
+    return np.tensordot(T.T, A, axes=(1, 0))
+
+
+def mult(A: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """A_j T for a stack A (a, r, m) and a fixed matrix T (r, c) -> (a, c, m)."""
+    return np.einsum("arm,rc->acm", A, T)
+
+
+def batch_t(A: np.ndarray) -> np.ndarray:
+    """Transpose each group's matrix: (a, b, m) -> (b, a, m)."""
+    return np.swapaxes(A, 0, 1)
 
 
 # ---------------------------------------------------------------------------
@@ -284,9 +299,9 @@ class PLSFactor:
     ----------
     theta : ndarray
     lambdas : list of (q_l, q_l) templates, outermost level first
-    L : list of (m_l, q_l, q_l) lower factors per group
-    Ca : list of (m_l, q_l, Qa_l): L_j^-1 times the (updated) cross-block with the ancestors' effects
-    Cw : list of (m_l, q_l, p + 1): L_j^-1 times the (updated) cross-block with [X y]
+    L : list of (q_l, q_l, m_l) lower factors, one per group
+    Ca : list of (q_l, Qa_l, m_l): L_j^-1 times the (updated) cross-block with the ancestors' effects
+    Cw : list of (q_l, p + 1, m_l): L_j^-1 times the (updated) cross-block with [X y]
     RF : (p + 1, p + 1) upper Cholesky factor of F (R_X in the top-left p x p block)
     logdet_L : log|L|^2 = 2 sum log diag L over all groups and levels
     """
@@ -303,7 +318,7 @@ class PLSFactor:
 
     @property
     def RX(self) -> np.ndarray:
-        """R_X, upper triangular: R_X'R_X = X'X - sum C_j'C_j (= X'V^-1X sigma^2)."""
+        """R_X, upper triangular: R_X'R_X = X'X - sum C_j'C_j (= sigma^2 X'V^-1X)."""
         return self.RF[: self.p, : self.p]
 
     @property
@@ -327,12 +342,12 @@ class PLSFactor:
 def factorize(stats: SufficientStats, theta: np.ndarray) -> PLSFactor:
     """Eliminate the random effects level by level, innermost first.
 
-    For each group j at level l, with Lambda the level's template and the
+    For each group j at level l, with T the level's template and the
     children's Schur complements S already summed into the group:
 
-    - L_j L_j' = Lambda'Z_j'Z_j Lambda + I - S_uu
-    - Ca_j = L_j^-1 (Lambda'Z_j'Z_a Lambda_a - S_ua)   (ancestors' effects)
-    - Cw_j = L_j^-1 (Lambda'Z_j'W_j - S_uw)             (W = [X y])
+    - L_j L_j' = T'Z_j'Z_j T + I - S_uu
+    - Ca_j = L_j^-1 (T'Z_j'Z_a T_a - S_ua)   (T_a: the ancestors' templates)
+    - Cw_j = L_j^-1 (T'Z_j'W_j - S_uw)        (W = [X y])
 
     and Ca_j'Ca_j, Ca_j'Cw_j are passed up to the parent (summed over its
     children). Finally F = W'W - sum_j Cw_j'Cw_j over all groups and levels.
@@ -341,8 +356,7 @@ def factorize(stats: SufficientStats, theta: np.ndarray) -> PLSFactor:
     qs = stats.qs
     lams = lambda_template(theta, qs)
     D = len(qs)
-    W1 = stats.p + 1
-    pend_u: list[np.ndarray | None] = [None] * D  # sums of C'C over the rows/cols of [u_l, ancestors]
+    pend_u: list[np.ndarray | None] = [None] * D  # sums of C'C over [u_l, ancestors]^2
     pend_w: list[np.ndarray | None] = [None] * D  # sums of C'Cw over [u_l, ancestors] x W
     Ls: list[np.ndarray] = [np.empty(0)] * D
     Cas: list[np.ndarray] = [np.empty(0)] * D
@@ -353,33 +367,35 @@ def factorize(stats: SufficientStats, theta: np.ndarray) -> PLSFactor:
         lev = stats.levels[l]
         q, T = lev.q, lams[l]
         anc = [lams[k] for k in range(l - 1, -1, -1)]
-        Ta = scipy.linalg.block_diag(*anc) if anc else np.empty((0, 0))
-        Muu = np.matmul(np.matmul(T.T, lev.ZtZ), T)
-        Muu[:, np.arange(q), np.arange(q)] += 1.0
-        Mua = np.matmul(np.matmul(T.T, lev.ZtA), Ta) if anc else lev.ZtA
-        Muw = np.matmul(T.T, lev.ZtW)
+        Muu = mult(tmul(T, lev.ZtZ), T)
+        for i in range(q):
+            Muu[i, i] += 1.0
+        Mua = mult(tmul(T, lev.ZtA), scipy.linalg.block_diag(*anc)) if anc else None
+        Muw = tmul(T, lev.ZtW)
         Paa = Paw = None
         if pend_u[l] is not None:
             Pu, Pw = pend_u[l], pend_w[l]
-            Muu = Muu - Pu[:, :q, :q]
-            Mua = Mua - Pu[:, :q, q:]
-            Muw = Muw - Pw[:, :q, :]
-            Paa, Paw = Pu[:, q:, q:], Pw[:, q:, :]
+            Muu -= Pu[:q, :q]
+            Muw -= Pw[:q]
+            if Mua is not None:
+                Mua -= Pu[:q, q:]
+                Paa, Paw = Pu[q:, q:], Pw[q:]
         L = batch_cholesky(Muu)
-        Ca = batch_forward(L, Mua) if anc else Mua
         Cw = batch_forward(L, Muw)
-        logdet += 2.0 * float(np.sum(np.log(L[:, np.arange(q), np.arange(q)])))
-        flat = Cw.reshape(-1, W1)
-        FW -= flat.T @ flat
-        if l > 0:
-            Saa = np.matmul(_tmat(Ca), Ca)
-            Saw = np.matmul(_tmat(Ca), Cw)
+        logdet += 2.0 * float(sum(np.sum(np.log(L[i, i])) for i in range(q)))
+        for i in range(q):
+            FW -= Cw[i] @ Cw[i].T
+        if Mua is not None:
+            Ca = batch_forward(L, Mua)
+            Saa = batch_crossprod(Ca, Ca)
+            Saw = batch_crossprod(Ca, Cw)
             if Paa is not None:
-                Saa = Saa + Paa
-                Saw = Saw + Paw
-            pend_u[l - 1] = np.add.reduceat(Saa, lev.starts, axis=0)
-            pend_w[l - 1] = np.add.reduceat(Saw, lev.starts, axis=0)
-        Ls[l], Cas[l], Cws[l] = L, Ca, Cw
+                Saa += Paa
+                Saw += Paw
+            pend_u[l - 1] = np.add.reduceat(Saa, lev.starts, axis=2)
+            pend_w[l - 1] = np.add.reduceat(Saw, lev.starts, axis=2)
+            Cas[l] = Ca
+        Ls[l], Cws[l] = L, Cw
     RF = _upper_cholesky(FW)
     return PLSFactor(theta, lams, Ls, Cas, Cws, RF, logdet, stats.n, stats.p)
 
@@ -467,56 +483,57 @@ class Solution:
 
 
 def _ancestor_stack(vals: list[np.ndarray], stats: SufficientStats, l: int) -> np.ndarray:
-    """For each group at level l, its ancestors' vectors (parent first) side by side: (m_l, Qa)."""
+    """For each group at level l, its ancestors' vectors (parent first) stacked: (Qa, m_l)."""
     parts, idx = [], np.arange(stats.levels[l].m)
     for k in range(l - 1, -1, -1):
         idx = stats.levels[k + 1].parent[idx]
-        parts.append(vals[k][idx])
-    return np.concatenate(parts, axis=1)
+        parts.append(vals[k][:, idx])
+    return np.concatenate(parts, axis=0)
 
 
 def solve(stats: SufficientStats, theta: np.ndarray, reml: bool = True, cond_cov: bool = True) -> Solution:
     """beta, sigma, R_X and the BLUPs at theta (back-substitution, outermost level first).
 
-    u_j = L_j'^-1 (Cw_j [-beta; 1] - Ca_j u_ancestors(j)),  b_j = Lambda u_j.
+    u_j = L_j'^-1 (Cw_j [-beta; 1] - Ca_j u_ancestors(j)),  b_j = T u_j.
+
+    Conditional covariances follow the same path: with K_j = L_j'^-1 Ca_j and
+    V_a the joint covariance of the ancestors' u,
+    Var(u_j | y) = L_j'^-1 L_j^-1 + K_j V_a K_j' and Cov(u_j, u_a | y) = -K_j V_a.
     """
     f = factorize(stats, theta)
     beta = f.beta
     nu = f.n - f.p if reml else f.n
     sigma = float(np.sqrt(f.pwrss / nu))
     bw = np.r_[-beta, 1.0]
-    us: list[np.ndarray] = []
-    Vs: list[np.ndarray] = []
+    us: list[np.ndarray] = []  # (q, m) per level
+    Vs: list[np.ndarray] = []  # joint covariance of [u_l, ancestors], (Q, Q, m)
     covs: list[np.ndarray] = []
+    D = len(stats.levels)
     for l, lev in enumerate(stats.levels):
-        L, Ca, Cw = f.L[l], f.Ca[l], f.Cw[l]
-        rhs = Cw @ bw
+        L, Cw = f.L[l], f.Cw[l]
+        rhs = np.tensordot(bw, Cw, axes=(0, 1))[:, None, :]  # (q, 1, m)
         if l > 0:
-            rhs = rhs - np.einsum("mqa,ma->mq", Ca, _ancestor_stack(us, stats, l))
-        us.append(batch_backward(L, rhs[:, :, None])[:, :, 0])
-        if cond_cov:
-            eye = np.broadcast_to(np.eye(lev.q), L.shape)
-            Linv = batch_forward(L, np.ascontiguousarray(eye))
-            Vuu = np.matmul(_tmat(Linv), Linv)
-            if l > 0:
-                Va = _ancestor_cov(Vs, stats, l)
-                K = batch_backward(L, Ca)  # L'^-1 Ca
-                KVa = np.matmul(K, Va)
-                Vuu = Vuu + np.matmul(KVa, _tmat(K))
-                if l < len(stats.levels) - 1:
-                    top = np.concatenate([Vuu, -KVa], axis=2)
-                    bottom = np.concatenate([-_tmat(KVa), Va], axis=2)
-                    Vs.append(np.concatenate([top, bottom], axis=1))
-                else:
-                    Vs.append(Vuu)
-            else:
-                Vs.append(Vuu)
-            T = f.lambdas[l]
-            covs.append(sigma**2 * np.matmul(np.matmul(T, Vuu), T.T))
-    bs = [u @ T.T for u, T in zip(us, f.lambdas)]
-    return Solution(f.theta, beta, sigma, f.RX.copy(), us, bs, covs, criterion(f, reml), f)
-
-
-def _ancestor_cov(Vs: list[np.ndarray], stats: SufficientStats, l: int) -> np.ndarray:
-    """Joint conditional covariance of each group's ancestors (the parent's joint block)."""
-    return Vs[l - 1][stats.levels[l].parent]
+            ua = _ancestor_stack(us, stats, l)[None, :, :]  # (1, Qa, m)
+            rhs = rhs - batch_matmul(f.Ca[l], np.swapaxes(ua, 0, 1))
+        us.append(batch_backward(L, rhs)[:, 0, :])
+        if not cond_cov:
+            continue
+        eye = np.broadcast_to(np.eye(lev.q)[:, :, None], L.shape)
+        Linv = batch_forward(L, np.ascontiguousarray(eye))
+        Vuu = batch_crossprod(Linv, Linv)
+        V = Vuu
+        if l > 0:
+            Va = Vs[l - 1][:, :, lev.parent]
+            K = batch_backward(L, f.Ca[l])
+            KVa = batch_matmul(K, Va)
+            Vuu = Vuu + batch_matmul(KVa, batch_t(K))
+            V = Vuu
+            if l < D - 1:
+                top = np.concatenate([Vuu, -KVa], axis=1)
+                bottom = np.concatenate([-batch_t(KVa), Va], axis=1)
+                V = np.concatenate([top, bottom], axis=0)
+        Vs.append(V)
+        T = f.lambdas[l]
+        covs.append(sigma**2 * np.moveaxis(mult(tmul(T.T, Vuu), T.T), 2, 0))
+    bs = [(T @ u).T for u, T in zip(us, f.lambdas)]
+    return Solution(f.theta, beta, sigma, f.RX.copy(), [u.T for u in us], bs, covs, criterion(f, reml), f)
