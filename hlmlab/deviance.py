@@ -54,12 +54,14 @@ __all__ = [
     "SufficientStats",
     "sufficient_stats",
     "theta_lower",
+    "theta_start",
     "lambda_template",
     "PLSFactor",
     "factorize",
     "criterion",
     "deviance",
     "deviance_sigma",
+    "deviance_and_gradient",
     "Solution",
     "solve",
 ]
@@ -434,6 +436,49 @@ def criterion(f: PLSFactor, reml: bool = True) -> float:
 def deviance(stats: SufficientStats, theta: np.ndarray, reml: bool = True) -> float:
     """The profiled criterion as a function of theta alone (what the optimizer sees)."""
     return criterion(factorize(stats, theta), reml)
+
+
+def deviance_and_gradient(stats: SufficientStats, theta: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
+    r"""The profiled criterion and its exact gradient in theta (one level of random effects).
+
+    With V = I + Z Lambda Lambda' Z' (so Var y = sigma^2 V), e = y - X beta-hat,
+    M = (X'V^-1X)^-1 = (R_X'R_X)^-1 and nu = n - p (REML) or n (ML),
+
+    .. math::
+
+        \partial d / \partial\theta_k = \mathrm{tr}(V^{-1}\dot V_k)
+            - [\mathrm{tr}(M X'V^{-1}\dot V_k V^{-1}X)]_{REML}
+            - (\nu / r^2)\, e'V^{-1}\dot V_k V^{-1}e,
+
+    with dV_k = Z (E_k T' + T E_k') Z' and E_k = dT/d theta_k. Every term is a
+    sum over groups of q x q matrices: with G_j = L_j^-1 T'Z_j'Z_j and
+    H_j = Z_j'W_j - G_j'Cw_j (that is, Z_j'V_j^-1 [X_j y_j]),
+
+    N = sum_j (Z_j'Z_j - G_j'G_j) - [sum_j Q_j M Q_j'] - (nu / r^2) sum_j w_j w_j',
+
+    Q_j = H_j[:, :p], w_j = H_j [-beta; 1], and the gradient is
+    2 (N T)[r_k, c_k] for theta_k = T[r_k, c_k].
+    """
+    if len(stats.levels) != 1:
+        raise NotImplementedError("the exact gradient is implemented for one level of random effects")
+    f = factorize(stats, theta)
+    lev = stats.levels[0]
+    q, p = lev.q, stats.p
+    T, L, Cw = f.lambdas[0], f.L[0], f.Cw[0]
+    nu = f.n - f.p if reml else f.n
+    r2 = f.pwrss
+    G = batch_forward(L, tmul(T, lev.ZtZ))
+    H = lev.ZtW - batch_crossprod(G, Cw)
+    N = lev.ZtZ.sum(axis=2) - sum(G[r] @ G[r].T for r in range(q))
+    if reml and p:
+        RXinv = scipy.linalg.solve_triangular(f.RX, np.eye(p), lower=False)
+        U = np.einsum("qpm,pk->qkm", H[:, :p, :], RXinv)
+        N -= sum(U[:, k, :] @ U[:, k, :].T for k in range(p))
+    w = np.tensordot(np.r_[-f.beta, 1.0], H, axes=(0, 1))  # (q, m)
+    N -= (nu / r2) * (w @ w.T)
+    rows, cols = _tril_colmajor(q)
+    grad = 2.0 * (N @ T)[rows, cols]
+    return criterion(f, reml), grad
 
 
 def deviance_sigma(stats: SufficientStats, theta: np.ndarray, sigma: float, reml: bool = True) -> float:
