@@ -233,7 +233,7 @@ def _newton_polish(d: _Derivatives, x: np.ndarray, free: np.ndarray, steps: int 
 
 
 def _leave_false_bounds(
-    f: _Counted, x: np.ndarray, lower: np.ndarray, fg: Callable | None, messages: list[str], tries: int = 4
+    f: _Counted, x: np.ndarray, lower: np.ndarray, fg: Callable | None, notes: list[str], tries: int = 4
 ) -> tuple[np.ndarray, bool]:
     """Restart L-BFGS-B from inside while moving off a bound lowers the criterion."""
     restarted = False
