@@ -241,7 +241,9 @@ def up(
     all : bool
         If True, also summarise the columns that vary within groups: the mean
         of numeric columns, the proportion of True for booleans, and the most
-        frequent level of categoricals (a factor keeps its categories).
+        frequent level of categoricals (a factor keeps its categories; a tie
+        goes to the level that comes first in the category order, so prefer
+        ``agg=`` proportions when a group is evenly split).
     agg : str or list of str, optional
         Factors whose within-group proportions are added, one column per
         level, named ``<factor>_<level>`` (for example ``Sex_Female``).
@@ -330,6 +332,9 @@ def tab(
         If False, missing values are counted in a level labelled ``NA``.
     """
     names = _formula_vars(formula, df)
+    normalize = {None: False, "row": "index", "col": "columns", "all": "all"}
+    if pct not in normalize:
+        raise ValueError(f"pct must be one of None, 'row', 'col', 'all'; got {pct!r}")
     data = df[names].copy()
     if not dropna:
         for c in names:
@@ -346,9 +351,6 @@ def tab(
         counts.name = "Freq" if pct is None else "Percent"
         return counts
     rows, col = names[:-1], names[-1]
-    normalize = {None: False, "row": "index", "col": "columns", "all": "all"}
-    if pct not in normalize:
-        raise ValueError(f"pct must be one of None, 'row', 'col', 'all'; got {pct!r}")
     table = pd.crosstab(
         [data[r] for r in rows], data[col], margins=total, margins_name="Total",
         normalize=normalize[pct], dropna=True,

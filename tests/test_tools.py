@@ -183,3 +183,8 @@ def test_gicc_categorical_is_goodman_kruskal_tau():
     assert hl.gicc(df, "g")["c"] == pytest.approx(1.0)
     df = pd.DataFrame({"g": [1, 1, 2, 2], "c": ["a", "b", "a", "b"]})
     assert hl.gicc(df, "g")["c"] == pytest.approx(0.0)
+
+
+def test_tab_rejects_an_unknown_percentage(toy):
+    with pytest.raises(ValueError, match="pct must be one of"):
+        hl.tab(toy, "~ g", pct="bogus")
