@@ -283,3 +283,53 @@ def test_singular_fit_gives_residual_df():
     """Dyestuff2: theta = 0, so only sigma varies and the intercept gets n - 1 = 29 DF."""
     res = satterthwaite_df(ref_parts("dyestuff2_singular_reml", A="hessian"), np.ones((1, 1)))
     assert res.df[0] == pytest.approx(29.0, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Kenward-Roger against pbkrtest, at lme4's estimates
+# ---------------------------------------------------------------------------
+def kr_reference_model(name: str):
+    """hlmlab's KR pieces from the design and lme4's estimates (hlmlab's level order)."""
+    from hlmlab.kenward_roger import kr_model
+
+    case = CASES[name]
+    fixed, random = MODELS[name]
+    data = load(case["dataset"])
+    fd = fixed_design(fixed, data)
+    levels = random_design(parse_random(random), data.loc[fd.rows].reset_index(drop=True))
+    phi = lme4_varpar(name)[0]
+    templates, k = [], 0
+    for lv in levels:
+        T = np.zeros((lv.q, lv.q))
+        cols, rows = np.triu_indices(lv.q)
+        T[rows, cols] = phi[k : k + len(rows)]
+        k += len(rows)
+        templates.append(T)
+    return kr_model(fd.X, levels, templates, phi[-1], np.array(list(case["beta"].values())), fd.names)
+
+
+@pytest.mark.parametrize("name", REML)
+def test_kenward_roger_matches_pbkrtest(name):
+    from hlmlab.kenward_roger import kenward_roger_from_model
+
+    case = CASES[name]
+    model = kr_reference_model(name)
+    ref = case["kenward_roger"]
+    Va = np.array(ref["vcov_adjusted"]["values"], dtype=float).reshape(model.Phi.shape)
+    np.testing.assert_allclose(model.Phi_A, Va, rtol=1e-9, atol=1e-12 * np.max(np.abs(Va)))
+    res = kenward_roger_from_model(model, ref_L(case))
+    np.testing.assert_allclose(res.df, np.atleast_1d(ref["df_pbkrtest"]), rtol=1e-9)
+    np.testing.assert_allclose(res.se, np.atleast_1d(ref["se"]), rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", [n for n in JOINT if "kenward_roger" in CASES[n]["joint"]])
+def test_kenward_roger_joint_test_matches_pbkrtest(name):
+    from hlmlab.kenward_roger import kenward_roger_from_model
+
+    J = CASES[name]["joint"]
+    res = kenward_roger_from_model(kr_reference_model(name), np.array(J["L"]["values"], dtype=float))
+    ref = J["kenward_roger"]
+    assert res.rank == ref["NumDF"]
+    assert res.df_joint == pytest.approx(ref["DenDF"], rel=1e-9)
+    assert res.F_scaling == pytest.approx(ref["F_scaling"], rel=1e-9)
+    assert res.F == pytest.approx(ref["F"], rel=1e-9)
