@@ -370,3 +370,14 @@ def _kr_model_of_fit(fit: Any) -> KRModel:
     except (AttributeError, TypeError):
         pass
     return model
+
+
+def kenward_roger_contrast_df(fit: Any, L: Any) -> tuple[np.ndarray, float]:
+    """``(row_df, joint_df)`` as :func:`hlmlab.ddf.contrast_df` expects.
+
+    Register with ``ddf.METHODS["kenward-roger"] = kenward_roger_contrast_df``.
+    Note that KR also adjusts Cov(beta-hat) and scales F (see :class:`KRResult`);
+    DF alone with the unadjusted covariance is not the full KR test.
+    """
+    res = kenward_roger(fit, L)
+    return res.df, res.df_joint

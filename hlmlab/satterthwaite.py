@@ -58,6 +58,7 @@ __all__ = [
     "contrast_matrix",
     "hessian",
     "varpar_cov",
+    "satterthwaite_contrast_df",
 ]
 
 #: Relative eigenvalue tolerance of the rank of L C L' (lmerTest: sqrt(.Machine$double.eps)).
@@ -368,3 +369,12 @@ def satterthwaite_df(fit: Any, L: Any) -> ContrastDF:
     variance parameter) and cached, so further contrasts cost O(m p^2 k).
     """
     return satterthwaite_df_parts(satterthwaite_parts(fit), L)
+
+
+def satterthwaite_contrast_df(fit: Any, L: Any) -> tuple[np.ndarray, float]:
+    """``(row_df, joint_df)`` as :func:`hlmlab.ddf.contrast_df` expects.
+
+    Register with ``ddf.METHODS["satterthwaite"] = satterthwaite_contrast_df``.
+    """
+    res = satterthwaite_df(fit, L)
+    return res.df, res.df_joint
