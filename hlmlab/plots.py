@@ -301,7 +301,8 @@ def trellis(
     titles = _panel_title(data, group, label_by)
     hue_order = _levels(data[hue]) if hue is not None else None
     g = sns.FacetGrid(data, col=group, col_order=order, col_wrap=min(col_wrap, len(order)), height=height,
-                      hue=hue, hue_order=hue_order, despine=False, sharex=True, sharey=True)
+                      hue=hue, hue_order=hue_order, palette=_palette(hue_order) if hue else None,
+                      despine=False, sharex=True, sharey=True)
     scatter_kws = {"s": 6, "alpha": 0.6, **scatter_kws}
     radii = [] if ellipse is None else list(np.atleast_1d(ellipse))
 
@@ -309,7 +310,7 @@ def trellis(
         d = data
         ax = plt.gca()
         xv, yv = d[x].to_numpy(dtype=float), d[y].to_numpy(dtype=float)
-        ax.scatter(xv, yv, color=color, **scatter_kws)
+        ax.scatter(xv, yv, color=color, label=label, **scatter_kws)
         _ls_line(ax, xv, yv, color=color if hue else "tab:red", lw=1.2)
         ok = np.isfinite(xv) & np.isfinite(yv)
         if radii and ok.sum() > 2:
@@ -353,6 +354,7 @@ def panels(
     _need(data, x, y, col, row, hue, lines_by)
     hue_order = _levels(data[hue]) if hue is not None else None
     g = sns.FacetGrid(data, col=col, row=row, hue=hue, hue_order=hue_order, height=height,
+                      palette=_palette(hue_order) if hue else None,
                       col_order=_levels(data[col]), row_order=_levels(data[row]) if row else None,
                       despine=False)
     scatter_kws = {"s": 6, "alpha": 0.4, **scatter_kws}
@@ -369,6 +371,7 @@ def panels(
                  label=label)
 
     g.map_dataframe(panel)
+    g.set_titles("{row_name} | {col_name}" if row else "{col_name}", size=9)
     g.set_axis_labels(x, y)
     if hue is not None:
         g.add_legend(title=hue)
