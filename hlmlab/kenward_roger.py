@@ -45,7 +45,8 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
-__all__ = ["KRResult", "KRModel", "kr_model", "kenward_roger", "kenward_roger_from_model"]
+__all__ = ["KRResult", "KRModel", "kr_model", "kenward_roger", "kenward_roger_from_model", "row_basis",
+           "kenward_roger_contrast_df"]
 
 
 @dataclass(frozen=True)
