@@ -346,3 +346,24 @@ def test_beta_space_bad_input(hs):
         geo.method_ellipses(hs, "ses", "mathach", "school", methods=["bayes"])
     with pytest.raises(ValueError, match="constant within each"):
         geo.group_ols(hs, "ses", "mathach", "school", by="Sex")
+
+
+def test_group_ols_agrees_with_the_engine_lmlist(hs):
+    ols = pytest.importorskip("hlmlab.ols")
+    ours = geo.group_ols(hs, "ses", "mathach", "school")
+    theirs = ols.lmlist("mathach ~ ses", hs, by="school").coef
+    np.testing.assert_allclose(ours["intercept"], theirs["(Intercept)"].reindex(ours.index), rtol=1e-10)
+    np.testing.assert_allclose(ours["slope"], theirs["ses"].reindex(ours.index), rtol=1e-10)
+
+
+def test_confidence_ellipse_reads_the_engine_contrast_df(hs):
+    ols = pytest.importorskip("hlmlab.ols")
+    fit = ols.lm("mathach ~ ses * Sector", hs)
+    e = geo.confidence_ellipse(fit, ["(Intercept)", "ses"])
+    assert e.df == 1973
+    assert e.radius == pytest.approx(np.sqrt(2 * stats.f.ppf(0.95, 2, 1973)))
+    inference = pytest.importorskip("hlmlab.inference")
+    w = inference.wald(fit, ["ses", "ses:SectorPublic"]).estimate
+    sh = geo.confidence_ellipse(fit, ["ses", "ses:SectorPublic"], kind="shadows").shadows()
+    np.testing.assert_allclose(sh["lower"], w.iloc[:, 5], rtol=1e-12)
+    np.testing.assert_allclose(sh["upper"], w.iloc[:, 6], rtol=1e-12)
