@@ -13,6 +13,7 @@ the point lmerTest used:
 and then end to end on ``hlmlab.lme`` fits, where the optimum may differ
 from lme4's in the last digits.
 """
+import functools
 import json
 from pathlib import Path
 
@@ -155,6 +156,7 @@ class DenseModel:
         return logdetV + quad + n * np.log(2 * np.pi)
 
 
+@functools.lru_cache(maxsize=None)
 def dense_model(name: str) -> DenseModel:
     case = CASES[name]
     fixed, random = MODELS[name]
@@ -163,6 +165,7 @@ def dense_model(name: str) -> DenseModel:
     return model
 
 
+@functools.lru_cache(maxsize=None)
 def ref_parts(name: str, A: str = "lmerTest") -> SatterthwaiteParts:
     """C(phi) at lme4's estimates (dense algebra); A from lmerTest or from our Hessian."""
     case = CASES[name]
