@@ -178,9 +178,9 @@ def format_lme_summary(fit: Any, brief: bool = False) -> str:
 
 
 def _html(df: pd.DataFrame, caption: str, digits: int = 7) -> str:
-    return df.to_html(
-        float_format=lambda v: _g(v, digits), caption=html.escape(caption), border=0, na_rep=""
-    )
+    table = df.to_html(float_format=lambda v: _g(v, digits), border=0, na_rep="")
+    head, rest = table.split(">", 1)
+    return f"{head}><caption>{html.escape(caption)}</caption>{rest}"
 
 
 def html_lme_summary(fit: Any, full: bool = False) -> str:

@@ -412,7 +412,8 @@ class LmeFit:
         for l, lev in enumerate(self.levels):
             G = self._G(l).to_numpy()
             sd = np.sqrt(np.diag(G))
-            vals += list(np.log(sd))
+            with np.errstate(divide="ignore"):
+                vals += list(np.log(sd))
             names += [f"{lev.name}: sd({z})" for z in lev.znames]
             kinds += ["sd"] * lev.q
             with np.errstate(invalid="ignore", divide="ignore"):
