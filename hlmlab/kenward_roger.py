@@ -362,9 +362,11 @@ def _kr_model_of_fit(fit: Any) -> KRModel:
         return cached
     if getattr(fit, "method", "REML") != "REML":
         raise ValueError("Kenward-Roger needs a REML fit; refit with method='REML'")
+    from .deviance import lambda_template
+
     X = fit.design.X
     levels = fit.levels
-    templates = fit.templates
+    templates = lambda_template(np.asarray(fit.theta, float), [lv.Z.shape[1] for lv in levels])
     model = kr_model(X, levels, templates, float(fit.sigma), np.asarray(fit.fixef, float), list(fit.fixef.index))
     try:
         object.__setattr__(fit, "_kr_model", model)

@@ -336,3 +336,78 @@ def test_kenward_roger_joint_test_matches_pbkrtest(name):
     assert res.df_joint == pytest.approx(ref["DenDF"], rel=1e-9)
     assert res.F_scaling == pytest.approx(ref["F_scaling"], rel=1e-9)
     assert res.F == pytest.approx(ref["F"], rel=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# end to end: hlmlab.lme fits (their own optimum, their own hooks)
+# ---------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def hl_fit(name: str):
+    import warnings
+
+    case = CASES[name]
+    fixed, random = MODELS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return hl.lme(fixed, load(case["dataset"]), random, method=case["method"])
+
+
+#: lme4 stopped short of the optimum on these (its criterion is higher than
+#: hlmlab's by 5e-6), which moves the DF by up to 0.3%.
+LOOSE = {"hs_ses_sector_reml": 5e-3, "orthodont_reml": 2e-3}
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n != "hs_ses_sector_ml"])
+def test_lme_fit_satterthwaite_df_match_lmertest(name):
+    case = CASES[name]
+    fit = hl_fit(name)
+    assert fit.criterion <= case["criterion"] + 1e-6 * abs(case["criterion"])
+    res = satterthwaite_df(fit, ref_L(case))
+    np.testing.assert_allclose(res.df, np.atleast_1d(case["satterthwaite"]["df"]), rtol=LOOSE.get(name, 1e-3))
+
+
+@pytest.mark.parametrize("name", [n for n in JOINT if n != "hs_ses_sector_ml"])
+def test_lme_fit_joint_df_match_lmertest(name):
+    J = CASES[name]["joint"]
+    res = satterthwaite_df(hl_fit(name), pd.DataFrame(J["L"]["values"], columns=J["L"]["cols"]))
+    assert res.rank == J["satterthwaite"]["NumDF"]
+    assert res.df_joint == pytest.approx(J["satterthwaite"]["DenDF"], rel=LOOSE.get(name, 1e-3))
+    assert res.F == pytest.approx(J["satterthwaite"]["F"], rel=1e-3)
+
+
+def test_boundary_ml_fit_drops_the_zero_parameter():
+    """hs ML: hlmlab's optimum has theta_22 = 0 (criterion 3e-7 below lme4's interior point).
+
+    C(phi) is even in a template's diagonal element, so dC/dtheta_22 = 0 there
+    and that parameter no longer costs DF: the within-school coefficients get
+    far more DF than lmerTest's near-boundary 197 and 200, while the
+    between-school ones (SectorPublic, intercept) still agree.
+    """
+    case = CASES["hs_ses_sector_ml"]
+    fit = hl_fit("hs_ses_sector_ml")
+    assert fit.singular and fit.theta[2] == 0.0
+    res = satterthwaite_df(fit, ref_L(case))
+    ref = np.array(case["satterthwaite"]["df"])
+    np.testing.assert_allclose(res.df[[0, 2]], ref[[0, 2]], rtol=5e-3)
+    assert np.all(res.df[[1, 3]] > 2 * ref[[1, 3]])
+
+
+@pytest.mark.parametrize("name", REML)
+def test_lme_fit_kenward_roger_matches_pbkrtest(name):
+    from hlmlab.kenward_roger import kenward_roger
+
+    case = CASES[name]
+    res = kenward_roger(hl_fit(name), ref_L(case))
+    np.testing.assert_allclose(res.df, np.atleast_1d(case["kenward_roger"]["df"]), rtol=LOOSE.get(name, 1e-3))
+    np.testing.assert_allclose(res.se, np.atleast_1d(case["kenward_roger"]["se"]), rtol=LOOSE.get(name, 1e-4) / 5)
+
+
+def test_contrast_df_adapters_return_row_and_joint_df():
+    from hlmlab.kenward_roger import kenward_roger_contrast_df
+    from hlmlab.satterthwaite import satterthwaite_contrast_df
+
+    fit = hl_fit("sleepstudy_reml")
+    rows, joint = satterthwaite_contrast_df(fit, np.eye(2))
+    assert rows.shape == (2,) and joint == pytest.approx(17.0, rel=1e-3)
+    rows, joint = kenward_roger_contrast_df(fit, np.eye(2))
+    assert rows == pytest.approx([17.0, 17.0], rel=1e-6) and joint == pytest.approx(16.0, rel=1e-6)
