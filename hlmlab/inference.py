@@ -695,12 +695,14 @@ class DropOne:
         return _html_table(self.most_influential(), f"Drop one {self.by}: most influential", "{:.4g}")
 
 
-def dropone(fit, by: str, progress: bool = True) -> DropOne:
+def dropone(fit, by: str, groups: list | None = None, progress: bool = True) -> DropOne:
     """Refit the model without each group of ``by`` in turn.
 
     Returns a :class:`DropOne` with the coefficient changes in SE units,
     (beta_(-g) - beta) / SE(beta), one row per group; coefficients a refit
     cannot estimate (its group held the only data for them) are NaN.
+    ``groups`` restricts the groups dropped (default: all groups in the fit).
+    A refit that fails leaves a row of NaN and a line in ``messages``.
     """
     data = fit.data
     if by not in data.columns:
@@ -709,8 +711,14 @@ def dropone(fit, by: str, progress: bool = True) -> DropOne:
     se = fit.se
     Vinv = np.linalg.inv(np.asarray(fit.vcov, dtype=float))
     used = _used_data(fit)
-    groups = pd.unique(used[by].dropna())
-    groups = np.sort(groups) if np.asarray(groups).dtype.kind in "iufU" else groups
+    present = pd.unique(used[by].dropna())
+    present = np.sort(present) if np.asarray(present).dtype.kind in "iufU" else present
+    if groups is None:
+        groups = present
+    else:
+        unknown = [g for g in groups if g not in set(present)]
+        if unknown:
+            raise ValueError(f"group(s) {unknown} of {by!r} are not in the fit")
     rows, messages = {}, []
     from tqdm.auto import tqdm
 

@@ -415,3 +415,34 @@ def test_lab1_example2_simulated_lrt_runs(minority_fits):
     assert sim.df == 3 and round(sim.p_nominal, 4) == 0.1527
     assert sim.nsim + sim.failures == 4 and sim.nsim >= 3
     assert np.all(sim.simulated[np.isfinite(sim.simulated)] >= -1e-6)
+
+
+@needs_lme
+def test_wald_passes_satterthwaite_to_the_fit(fitc):
+    try:
+        w = wald(fitc, _gap_L(fitc), ddf="satterthwaite")
+    except NotImplementedError:
+        pytest.skip("Satterthwaite DF not wired into lme yet")
+    ref = FITC_REF["contrasts"]["public_minus_catholic_gap"]["lmerTest_satterthwaite"]["df"]
+    np.testing.assert_allclose(w.estimate["DF"], list(ref.values()), rtol=0.02)
+
+
+@needs_lme
+def test_dropone_on_a_mixed_model(fitc, hs1_id):
+    d = dropone(fitc, "id", groups=[1224, 9586], progress=False)
+    manual = fitc.refit(data=hs1_id[hs1_id["id"] != 9586])
+    np.testing.assert_allclose(d.changes.loc[9586], (manual.fixef - fitc.fixef) / fitc.se, rtol=1e-8, atol=1e-10)
+    assert list(d.changes.index) == [1224, 9586]
+    with pytest.raises(ValueError, match="not in the fit"):
+        dropone(fitc, "id", groups=[1], progress=False)
+
+
+@needs_lme
+def test_r2_multilevel_on_mixed_models(minority_fits, hs1_id):
+    ri = minority_fits[0]
+    null = hl.lme("mathach ~ 1", hs1_id, random="~ 1 | id")
+    tab = r2_multilevel(ri, null)
+    tau0, tau1 = null.G.iloc[0, 0], ri.G.iloc[0, 0]
+    assert tab.loc["(Intercept)", "R2"] == pytest.approx(1 - tau1 / tau0)
+    assert tab.loc["Residual", "R2"] == pytest.approx(1 - ri.sigma**2 / null.sigma**2)
+    assert 0 < tab.loc["Residual", "R2"] < 1 and 0 < tab.loc["(Intercept)", "R2"] < 1
