@@ -446,3 +446,26 @@ def test_r2_multilevel_on_mixed_models(minority_fits, hs1_id):
     assert tab.loc["(Intercept)", "R2"] == pytest.approx(1 - tau1 / tau0)
     assert tab.loc["Residual", "R2"] == pytest.approx(1 - ri.sigma**2 / null.sigma**2)
     assert 0 < tab.loc["Residual", "R2"] < 1 and 0 < tab.loc["(Intercept)", "R2"] < 1
+
+
+@needs_lme
+def test_anova_refuses_reml_lme_fits_with_different_fixed_parts(hs1_id, minority_fits):
+    ri = minority_fits[0]
+    other = hl.lme("mathach ~ ses + Minority", hs1_id, random="~ 1 | id")
+    with pytest.raises(ValueError, match="REML.*refit both with method='ML'"):
+        anova(other, ri)
+    # with ML the comparison is allowed, and an lm fit counts as ML (no random part)
+    ml = [f.refit(method="ML") for f in (other, ri)]
+    tab = anova(*ml, names=["additive", "interaction"]).table
+    assert tab["L.Ratio"].iloc[1] == pytest.approx(2 * (ml[1].loglik - ml[0].loglik))
+    ols = lm("mathach ~ ses * Minority", hs1_id)
+    lrt = anova(ols, ml[1]).table
+    assert lrt["df"].diff().iloc[1] == 1
+    assert lrt["L.Ratio"].iloc[1] == pytest.approx(2 * (ml[1].loglik - ols.loglik))
+
+
+def test_simulated_lrt_plot(hsm, pooled):
+    small = lm("mathach ~ ses", hsm)
+    sim = simulate_lrt(small, pooled, nsim=5, seed=1, progress=False)
+    ax = sim.plot()
+    assert ax.get_xlabel().startswith("chi-square(2)")
