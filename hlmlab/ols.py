@@ -359,7 +359,7 @@ class OlsFit:
 
     def model_matrix(self, newdata: pd.DataFrame | None = None) -> pd.DataFrame:
         if newdata is None:
-            return pd.DataFrame(self.X, columns=self.names)
+            return pd.DataFrame(self.X, columns=self.names, index=self.fitted().index)
         X0 = self.design.model_matrix(newdata)
         X0 = pd.DataFrame(np.asarray(X0, dtype=float), columns=self.names,
                           index=getattr(X0, "index", None))
