@@ -537,7 +537,7 @@ def shape_summary(shape: Any) -> pd.Series:
 
     For S = U diag(λ_1 ≥ ... ≥ λ_d) U', the ellipsoid's half-axes are
     sqrt(λ_k), and the condition number is κ = λ_1 / λ_d (inf when S is
-    singular). A large κ means a flat "pancake" ellipsoid: some combination
+    singular, i.e. λ_d <= 1e-12 λ_1, the level of rounding error). A large κ means a flat "pancake" ellipsoid: some combination
     of the random effects has almost no variance.
 
     Returns
@@ -548,6 +548,7 @@ def shape_summary(shape: Any) -> pd.Series:
     """
     s = check_shape(shape)
     ev = np.clip(np.linalg.eigvalsh(s)[::-1], 0.0, None)
+    ev[ev <= 1e-12 * ev[0]] = 0.0  # rounding-level eigenvalues of a singular shape
     d = ev.size
     cond = float(ev[0] / ev[-1]) if ev[-1] > 0 else float("inf")
     vals = {f"eigenvalue{k + 1}": float(ev[k]) for k in range(d)}

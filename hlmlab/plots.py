@@ -625,18 +625,25 @@ def _group_column(fit: Any, group: str | None = None) -> str:
 
 
 def _response(fit: Any) -> np.ndarray:
-    """y of the rows used: fitted + residuals at the finest level."""
-    try:
-        return np.asarray(fit.fitted(level=1), float) + np.asarray(fit.residuals(level=1), float)
-    except TypeError:
-        return np.asarray(fit.fitted(), float) + np.asarray(fit.residuals(), float)
+    """y of the rows used: fitted + raw residuals (at the same level)."""
+    return np.asarray(_fitted(fit), float) + np.asarray(_resid(fit), float)
 
 
-def _fitted(fit: Any, level: int | None) -> pd.Series:
+def _is_mixed(fit: Any) -> bool:
+    return hasattr(fit, "ranef")
+
+
+def _fitted(fit: Any, level: int | None = None) -> pd.Series:
+    """Fitted values; for an lme fit at ``level`` (None: the innermost, 0: population)."""
+    if not _is_mixed(fit):
+        return fit.fitted()
     return fit.fitted() if level is None else fit.fitted(level=level)
 
 
-def _resid(fit: Any, level: int | None, type: str = "response") -> pd.Series:  # noqa: A002
+def _resid(fit: Any, level: int | None = None, type: str = "raw") -> pd.Series:  # noqa: A002
+    """Residuals: ``"raw"`` (y − fitted) or ``"pearson"`` (over sigma for lme; standardized for lm)."""
+    if not _is_mixed(fit):
+        return fit.residuals(type="response" if type == "raw" else type)
     return fit.residuals(type=type) if level is None else fit.residuals(level=level, type=type)
 
 
@@ -927,10 +934,10 @@ def qq_plot(values: Any, by: Any = None, ax: plt.Axes | None = None, label: str 
     return ax
 
 
-def qq_residuals(fit: Any, level: int | None = 1, type: str = "pearson", by: str | None = None,  # noqa: A002
+def qq_residuals(fit: Any, level: int | None = None, type: str = "pearson", by: str | None = None,  # noqa: A002
                  ax: plt.Axes | None = None) -> plt.Axes:
     """Normal quantile plot of the fit's residuals (level-1 for an lme fit), optionally by a factor."""
-    r = _resid(fit, level if hasattr(fit, "ranef") else None, type)
+    r = _resid(fit, level, type)
     groups = None if by is None else _used_data(fit)[by].to_numpy()
     ax = qq_plot(r, groups, ax=ax, label=f"{type} residual")
     ax.set_title("residuals", fontsize=10)
@@ -954,7 +961,7 @@ def qq_ranef(fit: Any, by: str | None = None, group: str | None = None) -> np.nd
     return axes.ravel()
 
 
-def residuals_fitted(fit: Any, level: int | None = 1, by: str | None = None, frac: float = 0.5,
+def residuals_fitted(fit: Any, level: int | None = None, by: str | None = None, frac: float = 0.5,
                      ax: plt.Axes | None = None) -> plt.Axes:
     r"""Residuals e_i against fitted values, with a zero line and a local-linear smoother per level of ``by``.
 
@@ -962,14 +969,13 @@ def residuals_fitted(fit: Any, level: int | None = 1, by: str | None = None, fra
     each group's fitted values toward the population line, so residuals
     keep part of the group effect and correlate with the fitted values.
     """
-    lv = level if hasattr(fit, "ranef") else None
-    f = np.asarray(_fitted(fit, lv), float)
-    r = np.asarray(_resid(fit, lv), float)
+    f = np.asarray(_fitted(fit, level), float)
+    r = np.asarray(_resid(fit, level), float)
     return _scatter_smooth(f, r, None if by is None else _used_data(fit)[by].to_numpy(), frac, ax,
                            "fitted", "residual", zero=True)
 
 
-def scale_location(fit: Any, level: int | None = 1, by: str | None = None, frac: float = 0.5,
+def scale_location(fit: Any, level: int | None = None, by: str | None = None, frac: float = 0.5,
                    ax: plt.Axes | None = None) -> plt.Axes:
     r"""sqrt(|standardized residual|) against fitted values, with a smoother per level of ``by``.
 
@@ -977,9 +983,8 @@ def scale_location(fit: Any, level: int | None = 1, by: str | None = None, frac:
     spread grows with the fitted value; separate smoothers show whether
     the levels of ``by`` have different residual variances.
     """
-    lv = level if hasattr(fit, "ranef") else None
-    f = np.asarray(_fitted(fit, lv), float)
-    r = np.asarray(_resid(fit, lv, "pearson"), float)
+    f = np.asarray(_fitted(fit, level), float)
+    r = np.asarray(_resid(fit, level, "pearson"), float)
     return _scatter_smooth(f, np.sqrt(np.abs(r)), None if by is None else _used_data(fit)[by].to_numpy(),
                            frac, ax, "fitted", "√|standardized residual|", zero=False)
 

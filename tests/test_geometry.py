@@ -367,3 +367,26 @@ def test_confidence_ellipse_reads_the_engine_contrast_df(hs):
     sh = geo.confidence_ellipse(fit, ["ses", "ses:SectorPublic"], kind="shadows").shadows()
     np.testing.assert_allclose(sh["lower"], w.iloc[:, 5], rtol=1e-12)
     np.testing.assert_allclose(sh["upper"], w.iloc[:, 6], rtol=1e-12)
+
+
+def test_shape_summary_treats_rounding_level_eigenvalues_as_zero():
+    v = np.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]]).T
+    G = v @ v.T  # rank 2 up to rounding
+    s = geo.shape_summary(G)
+    assert s["eigenvalue3"] == 0.0 and s["condition"] == np.inf
+
+
+def test_shadows_equal_engine_wald_intervals_for_an_lme_fit(hs):
+    lme = pytest.importorskip("hlmlab.lme")
+    from hlmlab.inference import wald
+
+    fit = lme.lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
+    names = ["ses", "ses:SectorPublic"]
+    sh = geo.confidence_ellipse(fit, names, kind="shadows").shadows()
+    w = wald(fit, names).estimate
+    np.testing.assert_allclose(sh["lower"], w.iloc[:, 5], rtol=1e-12)
+    np.testing.assert_allclose(sh["upper"], w.iloc[:, 6], rtol=1e-12)
+    # with nlme's DF rule, SectorPublic has between-school DF: coverage uses the joint DF
+    e = geo.confidence_ellipse(fit, ["(Intercept)", "SectorPublic"], kind="coverage")
+    assert e.df == fit.contrast_df(np.eye(4)[[0, 2]])[1]
+    assert e.df == 38

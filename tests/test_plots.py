@@ -104,7 +104,7 @@ class StandInLme:
     def fitted(self, level=1):
         return self.predict(self.data, level)
 
-    def residuals(self, level=1, type="response"):  # noqa: A002
+    def residuals(self, level=1, type="raw"):  # noqa: A002
         r = self.data["y"] - self.fitted(level)
         return r / self.sigma if type == "pearson" else r
 
@@ -384,3 +384,35 @@ def test_scatter3d_and_ranef3d_draw_the_ellipsoid(data):
         plots.ranef3d(StandInLme(data))
     with pytest.raises(ValueError, match="3 x 3"):
         plots.scatter3d(data, "x", "w", "y", shape=np.eye(2))
+
+
+def test_shrinkage_on_the_engine_one_way_fit_matches_the_notes():
+    lme = pytest.importorskip("hlmlab.lme")
+    import hlmlab
+
+    hs = hlmlab.load_data("hs")
+    fit = lme.lme("mathach ~ 1", hs, random="~ 1 | school")
+    ax = plots.shrinkage(fit)
+    blue, blup = ax.collections[0].get_offsets(), ax.collections[1].get_offsets()
+    schools = sorted(hs["school"].unique())
+    k = schools.index(8854)
+    np.testing.assert_allclose(blue[k], [32, 4.239781], atol=1e-6)
+    np.testing.assert_allclose(blup[k], [32, 5.356214], atol=1e-4)
+    assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(12.60468, abs=1e-4)
+
+
+def test_shrinkage_beta_on_the_engine_fit_uses_its_blups():
+    lme = pytest.importorskip("hlmlab.lme")
+    import hlmlab
+
+    hs = hlmlab.load_data("hs")
+    fit = lme.lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
+    ax = plots.shrinkage_beta(fit, "ses", by="Sector")
+    blup = ax.collections[1].get_offsets()
+    co = fit.coef()
+    public = hs.groupby("school")["Sector"].first().reindex(co.index) == "Public"
+    expected_slope = co["ses"] + public.to_numpy() * co["ses:SectorPublic"]
+    np.testing.assert_allclose(blup[:, 1], expected_slope.to_numpy(), atol=1e-8)
+    pop = ax.collections[2].get_offsets()
+    b = fit.fixef
+    np.testing.assert_allclose(sorted(pop[:, 1]), sorted([b["ses"], b["ses"] + b["ses:SectorPublic"]]), atol=1e-8)
