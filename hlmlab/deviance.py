@@ -190,6 +190,24 @@ def sufficient_stats(
 # ---------------------------------------------------------------------------
 # theta and Lambda
 # ---------------------------------------------------------------------------
+def solve_upper(R: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Solve R X = B for upper-triangular R (p x p), B of shape (p,) or (p, k).
+
+    Small systems (p <= 16) are solved by back-substitution in numpy: inside
+    the optimisation loop this avoids LAPACK/BLAS calls whose thread start-up
+    can cost milliseconds on a busy machine. Larger ones go to LAPACK.
+    """
+    p = R.shape[0]
+    if p > 16:
+        return scipy.linalg.solve_triangular(R, B, lower=False)
+    X = np.array(B, dtype=float, copy=True)
+    for i in range(p - 1, -1, -1):
+        if i < p - 1:
+            X[i] -= R[i, i + 1 :] @ X[i + 1 :]
+        X[i] /= R[i, i]
+    return X
+
+
 def _tril_colmajor(q: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of a q x q lower triangle, column by column (lme4's order)."""
     cols, rows = np.triu_indices(q)
@@ -338,7 +356,7 @@ class PLSFactor:
         """beta-hat(theta), from R_X beta = R_Xy."""
         if self.p == 0:
             return np.empty(0)
-        return scipy.linalg.solve_triangular(self.RX, self.RF[: self.p, self.p], lower=False)
+        return solve_upper(self.RX, self.RF[: self.p, self.p])
 
 
 def factorize(stats: SufficientStats, theta: np.ndarray) -> PLSFactor:
@@ -471,7 +489,7 @@ def deviance_and_gradient(stats: SufficientStats, theta: np.ndarray, reml: bool 
     H = lev.ZtW - batch_crossprod(G, Cw)
     N = lev.ZtZ.sum(axis=2) - sum(G[r] @ G[r].T for r in range(q))
     if reml and p:
-        RXinv = scipy.linalg.solve_triangular(f.RX, np.eye(p), lower=False)
+        RXinv = solve_upper(f.RX, np.eye(p))
         U = np.einsum("qpm,pk->qkm", H[:, :p, :], RXinv)
         N -= sum(U[:, k, :] @ U[:, k, :].T for k in range(p))
     w = np.tensordot(np.r_[-f.beta, 1.0], H, axes=(0, 1))  # (q, m)

@@ -42,6 +42,7 @@ from .deviance import (
     theta_lower,
     theta_start,
 )
+from ._blas import single_threaded_blas
 from .optimize import minimize_theta
 from .results import LmeFit
 
@@ -123,8 +124,9 @@ def fit_model(model: LmeModel) -> LmeFit:
         def fun_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return deviance_and_gradient(stats, theta, reml)
 
-    opt = minimize_theta(crit, theta_start(stats.qs), theta_lower(stats.qs), fun_grad)
-    sol = solve(stats, opt.theta, reml)
+    with single_threaded_blas():
+        opt = minimize_theta(crit, theta_start(stats.qs), theta_lower(stats.qs), fun_grad)
+        sol = solve(stats, opt.theta, reml)
     return LmeFit(model, opt, sol)
 
 

@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 from scipy import stats as st
 
 from . import ddf as ddf_module
-from .deviance import Solution, deviance_sigma, factorize
+from .deviance import Solution, deviance_sigma, factorize, solve_upper
 from .optimize import OptResult, fd_hessian
 from .lme_summary import Intervals, format_lme_summary, html_lme_summary
 
@@ -145,7 +144,7 @@ class LmeFit:
     @cached_property
     def _RXinv(self) -> np.ndarray:
         p = self.design.p
-        return scipy.linalg.solve_triangular(self.solution.RX, np.eye(p), lower=False)
+        return solve_upper(self.solution.RX, np.eye(p))
 
     @property
     def vcov(self) -> pd.DataFrame:
@@ -384,7 +383,7 @@ class LmeFit:
         """Cov(beta-hat) as a function of phi = (theta, sigma): sigma^2 (R_X(theta)'R_X(theta))^-1."""
         varpar = np.asarray(varpar, dtype=float)
         f = factorize(self.model.stats, varpar[:-1])
-        Ri = scipy.linalg.solve_triangular(f.RX, np.eye(f.p), lower=False)
+        Ri = solve_upper(f.RX, np.eye(f.p))
         return varpar[-1] ** 2 * Ri @ Ri.T
 
     def deviance_at(self, varpar: np.ndarray) -> float:
