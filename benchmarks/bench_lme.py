@@ -18,7 +18,7 @@ runs in a fresh subprocess that loads the data, imports its engine, then
 times "DataFrame in memory -> finished fit with BLUPs" (best of
 ``--repeats``; slow fits run once). The child resets the kernel's peak-RSS
 mark after loading (``/proc/self/clear_refs``), so "fit MB" is the peak
-resident memory during the fits above what the process held before them
+resident memory during the first fit above what the process held before it
 (for R: the peak of R's heap, ``gc(reset=TRUE)`` / ``gc()`` "max used").
 
 Each engine's optimum is converted to theta = chol(G / sigma²) and the REML
@@ -36,6 +36,7 @@ Results: a table on stdout, and JSON + text in ``benchmarks/results/``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -237,21 +238,25 @@ def run_child(engine: str, data_path: str, case: str, repeats: int, budget: floa
     warm_imports(engine)
     fit_fn = globals()[f"fit_{engine}"]
     info_fn = globals()[f"info_{engine}"]
+    gc.collect()
     base_rss = _proc_status("VmRSS")
     reset_ok = _reset_peak()
     times: list[float] = []
     res = None
     spent = 0.0
-    for _ in range(max(1, repeats)):
+    peak = None
+    for i in range(max(1, repeats)):
         res = None
+        gc.collect()  # a previous fit held in reference cycles must not count
         t0 = time.perf_counter()
         res = fit_fn(df, spec)
         dt = time.perf_counter() - t0
+        if i == 0:
+            peak = _proc_status("VmHWM")  # memory: the first fit alone
         times.append(dt)
         spent += dt
         if spent > budget:
             break
-    peak = _proc_status("VmHWM")
     out = info_fn(res)
     out.update(times=times, fit_peak_bytes=(peak - base_rss) if reset_ok else None,
                proc_peak_bytes=peak, base_rss_bytes=base_rss)
