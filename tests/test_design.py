@@ -132,3 +132,38 @@ def test_too_many_random_effects_is_an_error():
     d = pd.DataFrame({"y": np.arange(6.0), "x": np.arange(6.0) % 3, "g": [1, 1, 2, 2, 3, 3]})
     with pytest.raises(ValueError, match="too many random effects"):
         random_design(parse_random("~ 1 + x | g"), d)
+
+
+def test_fast_path_for_large_numeric_designs_gives_formulaics_numbers():
+    from hlmlab import design
+
+    rng = np.random.default_rng(3)
+    n = design.FAST_PATH_ROWS + 500
+    d = pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n), "w": rng.integers(0, 2, n), "g": rng.integers(0, 300, n)})
+    fast = fixed_design("y ~ x * w", d)
+    (zf,) = random_design(parse_random("~ 1 + x | g"), d)
+    old = design.FAST_PATH_ROWS
+    try:
+        design.FAST_PATH_ROWS = 10 * n  # force formulaic
+        slow = fixed_design("y ~ x * w", d)
+        (zs,) = random_design(parse_random("~ 1 + x | g"), d)
+    finally:
+        design.FAST_PATH_ROWS = old
+    assert fast.names == slow.names == ["(Intercept)", "x", "w", "x:w"]
+    np.testing.assert_array_equal(fast.X, slow.X)
+    np.testing.assert_array_equal(fast.y, slow.y)
+    np.testing.assert_array_equal(zf.Z, zs.Z)
+    assert zf.znames == zs.znames
+    np.testing.assert_array_equal(fast.model_matrix(d.head(4)), slow.X[:4])
+    # a missing value sends the data through formulaic, which drops the row
+    d.loc[5, "x"] = np.nan
+    assert fixed_design("y ~ x * w", d).n_dropped == 1
+
+
+def test_single_threaded_blas_restores_the_thread_count():
+    from hlmlab._blas import _controls, single_threaded_blas
+
+    before = [get() for get, _ in _controls()]
+    with single_threaded_blas():
+        assert all(get() == 1 for get, _ in _controls())
+    assert [get() for get, _ in _controls()] == before
