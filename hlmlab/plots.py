@@ -439,6 +439,7 @@ def beta_space(
     kind: str = "coverage",
     level: float = 0.95,
     data_ellipse: float | None = 1.0,
+    extra: Sequence[geo.Ellipse] = (),
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     r"""Each group's least-squares line as a point (intercept, slope), and what the methods make of them.
@@ -449,6 +450,8 @@ def beta_space(
     from each method of :func:`hlmlab.geometry.method_ellipses`, with the
     ``kind`` convention. The fixed-effects and two-stage ellipses share a
     centre: the first ignores the spread between groups, the second uses it.
+    ``extra`` ellipses (e.g. :func:`hlmlab.geometry.confidence_ellipse` of a
+    mixed model's sector lines) are drawn as they are, with their labels.
     """
     _need(data, x, y, group, by)
     ax = _ax(ax, (6.5, 5))
@@ -462,6 +465,8 @@ def beta_space(
         for i, (lev, e) in enumerate(per.items()):
             draw_ellipse(e, ax, radius=geo.radius(kind, e.df, level), color=METHOD_COLORS[m], lw=1.6,
                          ls=styles[i % 4], center=True, label=METHOD_LABELS[m] if i == 0 else None)
+    for e in extra:
+        draw_ellipse(e, ax, color="tab:brown", lw=1.6, center=True)
     ax.set_xlabel(f"intercept (value of {y} at {x} = 0)")
     ax.set_ylabel(f"slope of {x}")
     ax.set_title(f"beta space: {100 * level:g}% {kind} ellipses", fontsize=10)
@@ -944,10 +949,21 @@ def qq_residuals(fit: Any, level: int | None = None, type: str = "pearson", by: 
     return ax
 
 
-def qq_ranef(fit: Any, by: str | None = None, group: str | None = None) -> np.ndarray:
-    """Normal quantile plot of the BLUPs, one panel per random effect, coloured by a group-level factor."""
-    re = fit.ranef()
-    re = re if isinstance(re, pd.DataFrame) else pd.DataFrame(re)
+def _ranef(fit: Any, level: Any = None) -> pd.DataFrame:
+    """BLUPs of one level as a DataFrame (the innermost level of a nested model by default)."""
+    re = fit.ranef() if level is None else fit.ranef(level)
+    if isinstance(re, dict):
+        re = list(re.values())[-1]
+    return re if isinstance(re, pd.DataFrame) else pd.DataFrame(re)
+
+
+def qq_ranef(fit: Any, by: str | None = None, group: str | None = None, level: Any = None) -> np.ndarray:
+    """Normal quantile plot of the BLUPs, one panel per random effect, coloured by a group-level factor.
+
+    ``level`` picks a level of a nested model (default: the innermost), and
+    ``group`` is then its grouping column.
+    """
+    re = _ranef(fit, level)
     groups = None
     if by is not None:
         gcol = _group_column(fit, group)
@@ -1079,9 +1095,12 @@ def scatter3d(
 
 
 def ranef3d(fit: Any, by: str | None = None, group: str | None = None, radius: float = 1.0, **kw: Any) -> Any:
-    """BLUPs of three random effects in 3-D with the dispersion ellipsoid of G (radius 1: ± 1 SD shadows)."""
-    re = fit.ranef()
-    re = re if isinstance(re, pd.DataFrame) else pd.DataFrame(re)
+    """BLUPs of three random effects in 3-D with the dispersion ellipsoid of G (radius 1: ± 1 SD shadows).
+
+    The ellipsoid is centred at 0, the mean of the random effects; the
+    BLUPs vary less than G (shrinkage), so most lie well inside it.
+    """
+    re = _ranef(fit)
     if re.shape[1] != 3:
         raise ValueError(f"ranef3d needs 3 random effects; the fit has {re.shape[1]}")
     frame = re.copy()

@@ -416,3 +416,26 @@ def test_shrinkage_beta_on_the_engine_fit_uses_its_blups():
     pop = ax.collections[2].get_offsets()
     b = fit.fixef
     np.testing.assert_allclose(sorted(pop[:, 1]), sorted([b["ses"], b["ses"] + b["ses:SectorPublic"]]), atol=1e-8)
+
+
+def test_beta_space_draws_extra_ellipses(data):
+    e = geo.Ellipse([12, 2], [[0.5, 0.1], [0.1, 0.3]], 2.0, label="mixed model")
+    ax = plots.beta_space(data, "x", "y", "g", methods=["pooled"], data_ellipse=None, extra=[e])
+    assert "mixed model" in ax.get_legend_handles_labels()[1]
+    line = [ln for ln in ax.get_lines() if ln.get_label() == "mixed model"][0]
+    np.testing.assert_allclose(e.quadratic_form(np.column_stack(line.get_data())), 4.0, rtol=1e-8)
+
+
+def test_qq_ranef_takes_the_innermost_level_of_a_nested_fit(lme_fit):
+    class Nested:
+        def __init__(self, inner):
+            self.inner = inner
+            self.data, self.groups = inner.data, inner.groups
+
+        def ranef(self, level=None):
+            outer = pd.DataFrame({"(Intercept)": [0.5, -0.5]}, index=["A", "B"])
+            return {"board": outer, "g": self.inner.ranef()} if level is None else outer
+
+    axes = plots.qq_ranef(Nested(lme_fit))
+    assert len(axes) == 2
+    assert len(axes[0].get_lines()[0].get_xdata()) == lme_fit.ranef().shape[0]
