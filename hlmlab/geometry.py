@@ -35,6 +35,11 @@ confidence_ellipse          two coefficients, or two combinations L beta, of
 dispersion_ellipses         G, sigma² (X_j'X_j)^{-1} and V_j = their sum
 ellipsoid                   a 3-D ellipsoid as surface meshes
 shape_summary               eigenvalues, axis lengths, condition number
+contrast_matrix             the 2 × p matrix L picking two coefficients
+group_ols                   each group's least-squares line (lmList)
+method_ellipses             a level's line by the pooled, fixed-effects,
+                            two-stage and between-group methods
+difference_ellipse          the difference between two levels' estimates
 ==========================  ==============================================
 """
 from __future__ import annotations
@@ -57,6 +62,10 @@ __all__ = [
     "ellipsoid",
     "shape_summary",
     "contrast_matrix",
+    "group_ols",
+    "method_ellipses",
+    "difference_ellipse",
+    "METHODS",
 ]
 
 _TOL = 1e-8
