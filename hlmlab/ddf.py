@@ -17,17 +17,19 @@ no intercept, every stratum but the first gets one back (nlme's rule).
 Random slopes do not change the DF.
 
 Other methods plug in through :func:`contrast_df`'s ``ddf`` argument: a
-function registered in ``METHODS`` under its name, taking the fit and L and
-returning ``(row_df, joint_df)``.
+function registered in ``METHODS`` under its name (or listed in ``PLUGINS``
+and loaded from its own module on first use: Satterthwaite, Kenward-Roger),
+taking the fit and L and returning ``(row_df, joint_df)``.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["varies_within", "nlme_df", "nlme_contrast_df", "contrast_df", "METHODS"]
+__all__ = ["varies_within", "nlme_df", "nlme_contrast_df", "contrast_df", "METHODS", "PLUGINS"]
 
 
 def varies_within(x: np.ndarray, codes: np.ndarray, m: int, rtol: float = 1e-10) -> bool:
@@ -102,7 +104,26 @@ METHODS: dict[str, Callable[[Any, np.ndarray], tuple[np.ndarray, float]]] = {
     "between-within": _nlme,
 }
 
-_PLANNED = ("satterthwaite", "kenward-roger")
+#: methods written in their own modules, loaded on first use: name -> (module, function)
+PLUGINS: dict[str, tuple[str, str]] = {
+    "satterthwaite": ("hlmlab.satterthwaite", "satterthwaite_contrast_df"),
+    "kenward-roger": ("hlmlab.kenward_roger", "kenward_roger_contrast_df"),
+}
+
+
+def _method(name: str) -> Callable[[Any, np.ndarray], tuple[np.ndarray, float]] | None:
+    """The function for a ddf method: registered in METHODS, or loaded from its plugin module."""
+    if name in METHODS:
+        return METHODS[name]
+    if name in PLUGINS:
+        module, attr = PLUGINS[name]
+        try:
+            fun = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError):
+            return None
+        METHODS[name] = fun
+        return fun
+    return None
 
 
 def contrast_df(fit: Any, L: Any, ddf: str | None = None) -> tuple[np.ndarray, float]:
@@ -112,8 +133,9 @@ def contrast_df(fit: Any, L: Any, ddf: str | None = None) -> tuple[np.ndarray, f
     ----------
     fit : a mixed-model fit (with ``df`` for the default rule)
     L : array-like, (k, p) or (p,)
-    ddf : {None, "nlme", "between-within", ...}
-        None means "nlme". Other names are looked up in :data:`METHODS`.
+    ddf : {None, "nlme", "between-within", "satterthwaite", "kenward-roger"}
+        None means "nlme". Other names are looked up in :data:`METHODS`,
+        then in :data:`PLUGINS` (modules loaded on first use).
 
     Returns
     -------
@@ -122,19 +144,21 @@ def contrast_df(fit: Any, L: Any, ddf: str | None = None) -> tuple[np.ndarray, f
     Raises
     ------
     NotImplementedError
-        For a method that is planned but not written yet.
+        For a known method whose module is not available.
     ValueError
         For an unknown method (the message lists the known ones).
     """
-    name = "nlme" if ddf is None else str(ddf).lower()
+    name = "nlme" if ddf is None else str(ddf).lower().replace("_", "-")
     L = np.atleast_2d(np.asarray(L, dtype=float))
     p = len(fit.fixef)
     if L.shape[1] != p:
         raise ValueError(f"L has {L.shape[1]} columns but the model has {p} fixed effects")
-    if name in METHODS:
-        return METHODS[name](fit, L)
-    if name in _PLANNED:
+    fun = _method(name)
+    if fun is not None:
+        return fun(fit, L)
+    if name in PLUGINS:
         raise NotImplementedError(
-            f"ddf={ddf!r} is not available yet; use ddf='nlme' (between/within, the default)"
+            f"ddf={ddf!r} is not available ({PLUGINS[name][0]} could not be loaded); "
+            "use ddf='nlme' (between/within, the default)"
         )
-    raise ValueError(f"unknown ddf {ddf!r}; known: {sorted(METHODS)} (planned: {list(_PLANNED)})")
+    raise ValueError(f"unknown ddf {ddf!r}; known: {sorted(set(METHODS) | set(PLUGINS))}")

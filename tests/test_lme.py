@@ -232,10 +232,19 @@ def test_contrast_df_dispatch(slopes):
     L = np.eye(4)[[2]]
     rows, joint = slopes.contrast_df(L, "nlme")
     assert rows[0] == 38 and joint == 38
-    with pytest.raises(NotImplementedError, match="satterthwaite"):
-        slopes.contrast_df(L, "satterthwaite")
     with pytest.raises(ValueError, match="unknown ddf"):
         slopes.contrast_df(L, "bogus")
+    with pytest.raises(ValueError, match="4 fixed effects"):
+        slopes.contrast_df(np.eye(3), "nlme")
+
+
+def test_contrast_df_loads_satterthwaite_and_kenward_roger(fitc):
+    o = _ref_case("hs1_fitc_reml")["optimum"]["lmerTest"]
+    L = np.eye(5)
+    for ddf, key in [("satterthwaite", "satterthwaite"), ("kenward-roger", "kenward_roger")]:
+        rows, joint = fitc.contrast_df(L, ddf)
+        np.testing.assert_allclose(rows, list(o[key]["df"].values()), rtol=2e-2)
+        assert np.isfinite(joint)
 
 
 def test_satterthwaite_hooks(fitc):
@@ -419,3 +428,11 @@ def test_oneway_blups_of_all_schools_match_nlme(oneway):
     r = oneway.ranef()
     for school, v in ref.items():
         assert r.loc[int(school), "(Intercept)"] == pytest.approx(v["(Intercept)"], abs=1e-6)
+
+
+def test_contrast_df_missing_plugin_is_not_implemented(slopes, monkeypatch):
+    from hlmlab import ddf
+
+    monkeypatch.setitem(ddf.PLUGINS, "fancy", ("hlmlab.no_such_module", "f"))
+    with pytest.raises(NotImplementedError, match="fancy"):
+        slopes.contrast_df(np.eye(4)[[0]], "fancy")
