@@ -1,13 +1,13 @@
-"""Shared test set-up: draw off screen, and give tests the course data."""
-import os
+"""Shared test set-up: draw off screen, and give tests the course data.
 
-os.environ.setdefault("MPLBACKEND", "Agg")
-
-import matplotlib  # noqa: E402
+The backend is chosen with ``matplotlib.use`` inside this process only: an
+``MPLBACKEND`` environment variable would leak into the notebook kernels
+that nbval starts and change what their figure cells print.
+"""
+import matplotlib
+import pytest
 
 matplotlib.use("Agg")
-
-import pytest  # noqa: E402
 
 import hlmlab  # noqa: E402
 
