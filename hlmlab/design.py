@@ -547,8 +547,14 @@ def _z_matrix(t: RandomTerm, data: pd.DataFrame) -> tuple[np.ndarray, Any, list[
     return np.asarray(zmm, dtype=float), zmm.model_spec, list(zmm.columns)
 
 
-def random_design(terms: list[RandomTerm], data: pd.DataFrame) -> list[RandomLevel]:
-    """Build the random-effects levels on the rows of ``data`` (already subset to the rows used).
+def random_design(terms: list[RandomTerm], data: pd.DataFrame, rows: np.ndarray | None = None) -> list[RandomLevel]:
+    """Build the random-effects levels on the rows used by the fit.
+
+    ``rows`` (boolean, default all) marks the rows used. The Z columns are
+    evaluated on all rows of ``data`` and then restricted to those rows, as
+    the fixed design is (so a group summary such as ``dvar(x, g)`` sees the
+    same data in both parts, as in R's model frames); groups are formed from
+    the rows used.
 
     Levels come out outermost first. Terms from ``a/b`` are nested by
     construction; for separate terms, a grouping factor with fewer groups is
@@ -562,7 +568,9 @@ def random_design(terms: list[RandomTerm], data: pd.DataFrame) -> list[RandomLev
         two terms with the same grouping, or more random effects than the
         data can support (q times the number of groups >= n).
     """
-    data = _positional(data)
+    full = _positional(data)
+    subset = rows is not None and not bool(np.all(rows))
+    data = full.loc[np.asarray(rows, dtype=bool)].reset_index(drop=True) if subset else full
     groups, _ = random_variables(terms, data)
     check_groups(groups, data)
     raw: list[tuple[RandomTerm, np.ndarray, list[Any]]] = []
@@ -601,7 +609,9 @@ def random_design(terms: list[RandomTerm], data: pd.DataFrame) -> list[RandomLev
                 labels = [rlabels[i] for i in rsel]
             else:
                 labels = [f"{outer_labels[pa]}/{rlabels[r]}" for pa, r in zip(parent, rsel)]
-        Z, zspec, zcols = _z_matrix(t, data)
+        Z, zspec, zcols = _z_matrix(t, full)
+        if subset:
+            Z = Z[np.asarray(rows, dtype=bool)]
         if Z.shape[1] == 0:
             raise ValueError(f"random term {t.formula!r} has no columns")
         if not np.all(np.isfinite(Z)):

@@ -436,3 +436,14 @@ def test_contrast_df_missing_plugin_is_not_implemented(slopes, monkeypatch):
     monkeypatch.setitem(ddf.PLUGINS, "fancy", ("hlmlab.no_such_module", "f"))
     with pytest.raises(NotImplementedError, match="fancy"):
         slopes.contrast_df(np.eye(4)[[0]], "fancy")
+
+
+def test_group_summaries_in_the_random_part_use_all_rows_like_the_fixed_part(hs1_data):
+    # R's model frame evaluates dvar(ses, school) on all rows, then drops rows with missing values
+    h = hs1_data.copy()
+    h.loc[[0, 1, 2], "mathach"] = np.nan
+    fit = hl.lme("mathach ~ dvar(ses, school)", h, "~ 1 + dvar(ses, school) | school")
+    assert fit.n_dropped == 3
+    full_dvar = hl.dvar(h["ses"], h["school"]).to_numpy()[3:]
+    np.testing.assert_allclose(fit.levels[0].Z[:, 1], full_dvar)
+    np.testing.assert_allclose(fit.design.X[:, 1], full_dvar)
