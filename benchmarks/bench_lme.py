@@ -327,6 +327,7 @@ class Row:
     crit_reported: float | None = None
     crit_at_theta: float | None = None
     converged: bool | None = None
+    load1: float | None = None  # 1-minute load average when the engine started
     theta: list = field(default_factory=list)
     beta: list = field(default_factory=list)
     error: str | None = None
@@ -373,8 +374,9 @@ def bench_case(case: str, engines: list[str], tmp: Path, args) -> list[Row]:
     rows = []
     for engine in engines:
         print(f"  {case:>6} {engine:<12}", end="", flush=True)
+        load1 = os.getloadavg()[0]
         res = run_engine(engine, case, tmp, args)
-        row = Row(case, engine, n, J, mb)
+        row = Row(case, engine, n, J, mb, load1=load1)
         if "error" in res:
             row.error = res["error"]
             print(f" failed: {row.error[:100]}")
@@ -402,7 +404,7 @@ def table(rows: list[Row]) -> str:
     """Text table with ratios against hlmlab within each case."""
     head = (f"{'case':>7} {'n':>9} {'J':>6} {'engine':<12} {'best s':>9} {'first s':>9} {'fits':>4} "
             f"{'x hlmlab':>9} {'fit MB':>8} {'x input':>8} {'REML crit at theta':>19} "
-            f"{'- best':>10} {'conv':>5}")
+            f"{'- best':>10} {'conv':>5} {'load':>5}")
     lines = [head, "-" * len(head)]
     for case in dict.fromkeys(r.case for r in rows):
         rs = [r for r in rows if r.case == case]
@@ -419,7 +421,7 @@ def table(rows: list[Row]) -> str:
             lines.append(
                 f"{case:>7} {r.n:>9} {r.groups:>6} {r.engine:<12} {r.best_s:9.4f} {r.first_s:9.4f} "
                 f"{r.n_fits:>4} {ratio} {fit_mb} {xin} {r.crit_at_theta:19.6f} "
-                f"{r.crit_at_theta - best_crit:10.2e} {str(r.converged):>5}")
+                f"{r.crit_at_theta - best_crit:10.2e} {str(r.converged):>5} {r.load1:5.1f}")
         lines.append(f"{'':>7} input columns: {rs[0].input_mb:.3f} MB")
     return "\n".join(lines)
 
@@ -433,7 +435,14 @@ def environment() -> dict:
             vers[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             vers[pkg] = None
-    return {"python": platform.python_version(), "machine": platform.machine(),
+    try:
+        head = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain", "hlmlab"],
+                                    capture_output=True, text=True).stdout.strip())
+    except OSError:
+        head, dirty = None, None
+    return {"git": head, "hlmlab_dirty": dirty, "python": platform.python_version(), "machine": platform.machine(),
             "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "versions": vers,
             "R": r_version(), "threads": {k: os.environ.get(k) for k in
                                           ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
@@ -475,7 +484,8 @@ def main(argv=None) -> int:
         return 0
     engines = select_engines(args)
     env = environment()
-    print(f"engines: {', '.join(engines)}; {env['cpus']} CPUs, load {env['load_avg'][0]:.2f}")
+    print(f"engines: {', '.join(engines)}; {env['cpus']} CPUs, load {env['load_avg'][0]:.2f}; "
+          f"git {env['git']}{' + uncommitted hlmlab changes' if env['hlmlab_dirty'] else ''}")
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="hlmlab-bench-") as tmpdir:
         for case in args.sizes.split(","):
