@@ -24,6 +24,7 @@ from scipy import stats as st
 from . import ddf as ddf_module
 from .deviance import Solution, deviance_sigma, factorize, solve_upper
 from .optimize import OptResult, fd_hessian
+from .lme_intervals import lme_intervals
 from .lme_summary import Intervals, format_lme_summary, html_lme_summary
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -405,95 +406,9 @@ class LmeFit:
         return 2 * np.linalg.inv((H + H.T) / 2)
 
     # -------------------------------------------------------- intervals
-    def _natural(self) -> tuple[np.ndarray, list[str], list[str]]:
-        """nlme's natural scale: per level log SDs and Fisher z of correlations, then log sigma."""
-        vals, names, kinds = [], [], []
-        for l, lev in enumerate(self.levels):
-            G = self._G(l).to_numpy()
-            sd = np.sqrt(np.diag(G))
-            with np.errstate(divide="ignore"):
-                vals += list(np.log(sd))
-            names += [f"{lev.name}: sd({z})" for z in lev.znames]
-            kinds += ["sd"] * lev.q
-            with np.errstate(invalid="ignore", divide="ignore"):
-                R = G / np.outer(sd, sd)
-            for j in range(lev.q):
-                for i in range(j + 1, lev.q):
-                    vals.append(np.arctanh(np.clip(R[i, j], -1, 1)))
-                    names.append(f"{lev.name}: cor({lev.znames[i]},{lev.znames[j]})")
-                    kinds.append("cor")
-        vals.append(np.log(self.sigma))
-        names.append("sigma")
-        kinds.append("sigma")
-        return np.array(vals), names, kinds
-
-    def _deviance_natural(self, nat: np.ndarray) -> float:
-        """-2 log-likelihood at natural parameters (log SDs, Fisher z, log sigma)."""
-        sigma = float(np.exp(nat[-1]))
-        thetas, k = [], 0
-        for lev in self.levels:
-            q = lev.q
-            sd = np.exp(nat[k : k + q])
-            k += q
-            R = np.eye(q)
-            for j in range(q):
-                for i in range(j + 1, q):
-                    R[i, j] = R[j, i] = np.tanh(nat[k])
-                    k += 1
-            C = np.outer(sd, sd) * R / sigma**2
-            try:
-                T = np.linalg.cholesky(C)
-            except np.linalg.LinAlgError:
-                return np.inf
-            cols, rows = np.triu_indices(q)
-            thetas.append(T[rows, cols])
-        return deviance_sigma(self.model.stats, np.concatenate(thetas), sigma, self.model.reml)
-
     def intervals(self, level: float = 0.95) -> Intervals:
-        """Confidence intervals, as nlme's ``intervals``.
-
-        Fixed effects: beta-hat +- t(DF) SE with nlme's DF. Variance
-        parameters: on the natural scale (log SD, Fisher z of each
-        correlation, log sigma), estimate +- z SE with the SEs from the
-        inverse of the Hessian of -log-likelihood (a finite-difference
-        Hessian of -2 log-likelihood, halved), then back-transformed. When
-        that Hessian is not positive definite (for example at a singular
-        fit) the variance intervals are replaced by a message.
-        """
-        a = 1 - (1 - level) / 2
-        tq = st.t.ppf(a, self.df.to_numpy())
-        est, se = self.fixef.to_numpy(), self.se.to_numpy()
-        fixed = pd.DataFrame({"lower": est - tq * se, "est.": est, "upper": est + tq * se}, index=self.design.names)
-        nat, names, kinds = self._natural()
-        message = None
-        table = None
-        if self.singular or not np.all(np.isfinite(nat)):
-            message = (
-                "cannot compute intervals for the variance parameters: the fit is singular "
-                "(a standard deviation is zero or a correlation is +-1), so the approximate "
-                "covariance matrix of the variance parameters is not defined"
-            )
-        else:
-            H = fd_hessian(self._deviance_natural, nat, rel=1e-4) / 2  # Hessian of -log-likelihood
-            H = (H + H.T) / 2
-            ok = np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).min() > 0
-            if not ok:
-                message = (
-                    "cannot compute intervals for the variance parameters: the Hessian of the "
-                    "log-likelihood is not negative definite at the estimates (non-positive definite "
-                    "approximate variance-covariance); the fit may be at or near a boundary"
-                )
-            else:
-                sd_nat = np.sqrt(np.diag(np.linalg.inv(H)))
-                z = st.norm.ppf(a)
-                lo, hi = nat - z * sd_nat, nat + z * sd_nat
-                back = {"sd": np.exp, "sigma": np.exp, "cor": np.tanh}
-                rows = [
-                    (n, back[k](l_), back[k](e), back[k](h))
-                    for n, k, l_, e, h in zip(names, kinds, lo, nat, hi)
-                ]
-                table = pd.DataFrame(rows, columns=["name", "lower", "est.", "upper"]).set_index("name")
-        return Intervals(level=level, fixed=fixed, varpar=table, message=message)
+        """Confidence intervals as nlme's ``intervals``: see :func:`hlmlab.lme_intervals.lme_intervals`."""
+        return lme_intervals(self, level)
 
     # ---------------------------------------------------------- VarCorr
     def varcorr(self) -> pd.DataFrame:

@@ -1,0 +1,111 @@
+"""Confidence intervals for a mixed-model fit, as nlme's ``intervals``.
+
+Fixed effects: beta-hat +- t(DF) SE, with nlme's between/within DF.
+
+Variance parameters (Pinheiro and Bates 2000, section 2.4.3): on nlme's
+natural scale, where the log-likelihood is closest to quadratic,
+
+    per level: log SD of each random effect, Fisher z = atanh(rho) of each
+    correlation; then log sigma,
+
+the approximate covariance of the estimates is the inverse of the Hessian of
+-log-likelihood (REML or ML, with beta profiled out, sigma not), computed by
+central differences. Each interval is estimate +- z(1 - alpha/2) SE on that
+scale, mapped back with exp or tanh. At a singular fit (an SD of 0 or a
+correlation of +-1) the natural scale is undefined, and where the Hessian is
+not positive definite the approximation fails: the intervals are then
+replaced by a message saying so, as nlme refuses.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from .deviance import deviance_sigma
+from .lme_summary import Intervals
+from .optimize import fd_hessian
+
+__all__ = ["natural_parameters", "deviance_natural", "lme_intervals"]
+
+
+def natural_parameters(fit: Any) -> tuple[np.ndarray, list[str], list[str]]:
+    """The variance parameters on nlme's natural scale, their names and kinds ("sd", "cor", "sigma")."""
+    vals, names, kinds = [], [], []
+    for l, lev in enumerate(fit.levels):
+        G = fit._G(l).to_numpy()
+        sd = np.sqrt(np.diag(G))
+        with np.errstate(divide="ignore"):
+            vals += list(np.log(sd))
+        names += [f"{lev.name}: sd({z})" for z in lev.znames]
+        kinds += ["sd"] * lev.q
+        with np.errstate(invalid="ignore", divide="ignore"):
+            R = G / np.outer(sd, sd)
+        for j in range(lev.q):
+            for i in range(j + 1, lev.q):
+                vals.append(np.arctanh(np.clip(R[i, j], -1, 1)))
+                names.append(f"{lev.name}: cor({lev.znames[i]},{lev.znames[j]})")
+                kinds.append("cor")
+    vals.append(np.log(fit.sigma))
+    names.append("sigma")
+    kinds.append("sigma")
+    return np.array(vals), names, kinds
+
+
+def deviance_natural(fit: Any, nat: np.ndarray) -> float:
+    """-2 log-likelihood at natural parameters (log SDs, Fisher z, log sigma).
+
+    G_l = D R D (D the SDs, R the correlations); the template T_l is the
+    Cholesky factor of G_l / sigma^2; then :func:`hlmlab.deviance.deviance_sigma`.
+    """
+    sigma = float(np.exp(nat[-1]))
+    thetas, k = [], 0
+    for lev in fit.levels:
+        q = lev.q
+        sd = np.exp(nat[k : k + q])
+        k += q
+        R = np.eye(q)
+        for j in range(q):
+            for i in range(j + 1, q):
+                R[i, j] = R[j, i] = np.tanh(nat[k])
+                k += 1
+        try:
+            T = np.linalg.cholesky(np.outer(sd, sd) * R / sigma**2)
+        except np.linalg.LinAlgError:
+            return np.inf
+        cols, rows = np.triu_indices(q)
+        thetas.append(T[rows, cols])
+    return deviance_sigma(fit.model.stats, np.concatenate(thetas), sigma, fit.model.reml)
+
+
+def lme_intervals(fit: Any, level: float = 0.95) -> Intervals:
+    """Intervals for the fixed effects and the variance parameters of an lme fit."""
+    a = 1 - (1 - level) / 2
+    tq = st.t.ppf(a, fit.df.to_numpy())
+    est, se = fit.fixef.to_numpy(), fit.se.to_numpy()
+    fixed = pd.DataFrame({"lower": est - tq * se, "est.": est, "upper": est + tq * se}, index=fit.design.names)
+    nat, names, kinds = natural_parameters(fit)
+    if fit.singular or not np.all(np.isfinite(nat)):
+        return Intervals(level, fixed, None, (
+            "cannot compute intervals for the variance parameters: the fit is singular "
+            "(a standard deviation is zero or a correlation is +-1), so the approximate "
+            "covariance matrix of the variance parameters is not defined"
+        ))
+    H = fd_hessian(lambda v: deviance_natural(fit, v), nat, rel=1e-4) / 2  # Hessian of -log-likelihood
+    H = (H + H.T) / 2
+    if not (np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).min() > 0):
+        return Intervals(level, fixed, None, (
+            "cannot compute intervals for the variance parameters: the Hessian of the "
+            "log-likelihood is not negative definite at the estimates (non-positive definite "
+            "approximate variance-covariance); the fit may be at or near a boundary"
+        ))
+    half = st.norm.ppf(a) * np.sqrt(np.diag(np.linalg.inv(H)))
+    back = {"sd": np.exp, "sigma": np.exp, "cor": np.tanh}
+    rows = [
+        (n, back[k](v - h), back[k](v), back[k](v + h))
+        for n, k, v, h in zip(names, kinds, nat, half)
+    ]
+    table = pd.DataFrame(rows, columns=["name", "lower", "est.", "upper"]).set_index("name")
+    return Intervals(level, fixed, table, None)
