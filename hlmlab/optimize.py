@@ -160,18 +160,20 @@ def _lbfgsb(f: _Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None 
             f.record(x, val)
             return (val, g) if np.isfinite(val) else (1e300, np.zeros_like(x))
 
-        return scipy.optimize.minimize(fun_jac, x0, jac=True, method="L-BFGS-B", bounds=bounds, options=opts)
+        return scipy.optimize.minimize(
+            fun_jac, np.maximum(x0, lower), jac=True, method="L-BFGS-B", bounds=bounds, options=opts
+        )
 
     def jac(x: np.ndarray) -> np.ndarray:
         return fd_gradient(f, x, lower, rel=1e-6)
 
-    return scipy.optimize.minimize(f, x0, jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
+    return scipy.optimize.minimize(f, np.maximum(x0, lower), jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
 
 
 def _powell(f: _Counted, x0: np.ndarray, lower: np.ndarray) -> scipy.optimize.OptimizeResult:
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     return scipy.optimize.minimize(
-        f, x0, method="Powell", bounds=bounds, options={"xtol": 1e-8, "ftol": 1e-13, "maxfev": 20000}
+        f, np.maximum(x0, lower), method="Powell", bounds=bounds, options={"xtol": 1e-8, "ftol": 1e-13, "maxfev": 20000}
     )
 
 

@@ -447,3 +447,35 @@ def test_group_summaries_in_the_random_part_use_all_rows_like_the_fixed_part(hs1
     full_dvar = hl.dvar(h["ses"], h["school"]).to_numpy()[3:]
     np.testing.assert_allclose(fit.levels[0].Z[:, 1], full_dvar)
     np.testing.assert_allclose(fit.design.X[:, 1], full_dvar)
+
+
+def test_simulated_responses_have_the_fitted_variance_components(oneway):
+    Y = oneway.simulate(400, seed=11)
+    codes = oneway.levels[0].codes
+    resid_within = Y - np.stack([np.bincount(codes, weights=Y[:, k]) / np.bincount(codes) for k in range(Y.shape[1])], 1)[codes]
+    n, J = len(codes), oneway.ngroups
+    s2_within = (resid_within**2).sum(axis=0) / (n - J)
+    assert np.mean(s2_within) == pytest.approx(oneway.sigma**2, rel=0.01)
+    means = np.stack([np.bincount(codes, weights=Y[:, k]) / np.bincount(codes) for k in range(Y.shape[1])], 1)
+    expected = oneway.G.iloc[0, 0] + oneway.sigma**2 * np.mean(1 / np.bincount(codes))
+    assert np.mean(means.var(axis=0, ddof=1)) == pytest.approx(expected, rel=0.05)
+
+
+def test_ranef_se_and_groups(slopes):
+    se = slopes.ranef_se()
+    cv = slopes.ranef().attrs["condVar"]
+    np.testing.assert_allclose(se.to_numpy() ** 2, np.diagonal(cv, axis1=1, axis2=2))
+    assert list(se.columns) == ["(Intercept)", "ses"] and len(se) == 40
+    assert (slopes.groups.to_numpy() == slopes.data["school"].to_numpy()).all()
+
+
+def test_optimizer_flags_a_boundary_optimum_and_refuses_no_checks():
+    from hlmlab.optimize import minimize_theta
+
+    res = minimize_theta(lambda t: (t[0] + 1) ** 2 + (t[1] - 0.5) ** 2 + 3 * (t[2] - 2) ** 2, np.ones(3), np.array([0, -np.inf, 0]))
+    assert res.singular and res.converged
+    np.testing.assert_allclose(res.theta, [0, 0.5, 2], atol=1e-6)
+    assert any("singular" in m for m in res.messages)
+    # an even function of a bounded element (as the criterion is) with its minimum inside
+    res = minimize_theta(lambda t: (t[0] ** 2 - 0.04) ** 2, np.ones(1), np.zeros(1))
+    assert not res.singular and res.theta[0] == pytest.approx(0.2, abs=1e-6)
