@@ -36,6 +36,11 @@ significant digits, at 8 evaluations of C per parameter.
 The fit supplies C(phi), phi-hat and A through three attributes (see
 :func:`satterthwaite_parts`); everything else here is plain linear algebra
 on p x p matrices, independent of the number of rows.
+
+At a boundary fit (a template diagonal theta_k = 0), C(phi) is even in
+theta_k, so dC/dtheta_k = 0 and that parameter costs no DF; DF can then
+jump relative to a nearby interior fit (hs by ML: lmerTest's interior
+optimum, 9e-4 away, gives ``ses`` 197 DF, the boundary optimum 687).
 """
 from __future__ import annotations
 
@@ -147,9 +152,11 @@ def satterthwaite_parts(fit: Any) -> SatterthwaiteParts:
 
     A :class:`SatterthwaiteParts` is returned as is. Otherwise the fit must
     expose Cov(beta-hat) as a function of the variance parameters
-    (``vcov_at(phi)``), the estimated parameters (``varpar``) and their
-    asymptotic covariance (``varpar_cov``); see ``_VCOV_HOOKS`` etc. for the
-    names accepted.
+    (``vcov_beta_at(phi)``), the estimated parameters (``varpar``) and their
+    asymptotic covariance (``vcov_varpar``); see ``_VCOV_HOOKS`` etc. for the
+    names accepted. When that covariance is not finite (the fit found its
+    Hessian not positive definite) and the fit has ``deviance_at(phi)``, A is
+    recomputed here as 2 H^+ (:func:`varpar_cov`), as lmerTest does.
     """
     if isinstance(fit, SatterthwaiteParts):
         return fit
@@ -160,13 +167,19 @@ def satterthwaite_parts(fit: Any) -> SatterthwaiteParts:
     vcov = _first_attr(fit, _VCOV_HOOKS, "Cov(beta-hat) as a function of the variance parameters")
     phi = _first_attr(fit, _PHI_HOOKS, "the variance parameters")
     A = _first_attr(fit, _A_HOOKS, "the asymptotic covariance of the variance parameters")
-    A = A() if callable(A) else A
+    A = np.asarray(A() if callable(A) else A, dtype=float)
+    phi = np.asarray(phi() if callable(phi) else phi, dtype=float)
+    deviance_at = getattr(fit, "deviance_at", None)
+    if not np.all(np.isfinite(A)) and callable(deviance_at):
+        # the fit's Hessian was not positive definite (e.g. a boundary fit):
+        # use the Moore-Penrose inverse over the determined directions, as lmerTest
+        A = varpar_cov(deviance_at, phi)
     beta = getattr(fit, "fixef")
     names = list(beta.index) if isinstance(beta, pd.Series) else None
     parts = SatterthwaiteParts(
         vcov=vcov,
-        phi=np.asarray(phi() if callable(phi) else phi, dtype=float),
-        A=np.asarray(A, dtype=float),
+        phi=phi,
+        A=A,
         beta=np.asarray(beta, dtype=float),
         names=names,
     )

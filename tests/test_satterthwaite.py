@@ -376,7 +376,7 @@ def test_lme_fit_joint_df_match_lmertest(name):
 
 
 def test_boundary_ml_fit_drops_the_zero_parameter():
-    """hs ML: hlmlab's optimum has theta_22 = 0 (criterion 3e-7 below lme4's interior point).
+    """hs ML: hlmlab's optimum has theta_22 ~ 0 (criterion 3e-7 below lme4's point, theta_22 = 9e-4).
 
     C(phi) is even in a template's diagonal element, so dC/dtheta_22 = 0 there
     and that parameter no longer costs DF: the within-school coefficients get
@@ -385,7 +385,7 @@ def test_boundary_ml_fit_drops_the_zero_parameter():
     """
     case = CASES["hs_ses_sector_ml"]
     fit = hl_fit("hs_ses_sector_ml")
-    assert fit.singular and fit.theta[2] == 0.0
+    assert fit.singular and fit.theta[2] < 1e-4
     res = satterthwaite_df(fit, ref_L(case))
     ref = np.array(case["satterthwaite"]["df"])
     np.testing.assert_allclose(res.df[[0, 2]], ref[[0, 2]], rtol=5e-3)
@@ -411,3 +411,16 @@ def test_contrast_df_adapters_return_row_and_joint_df():
     assert rows.shape == (2,) and joint == pytest.approx(17.0, rel=1e-3)
     rows, joint = kenward_roger_contrast_df(fit, np.eye(2))
     assert rows == pytest.approx([17.0, 17.0], rel=1e-6) and joint == pytest.approx(16.0, rel=1e-6)
+
+
+def test_non_finite_A_falls_back_to_the_pseudo_inverse():
+    """A fit whose own A is NaN (Hessian not PD) still gets DF, from 2 H^+ of deviance_at."""
+    from types import SimpleNamespace
+
+    from hlmlab.satterthwaite import satterthwaite_parts
+
+    fit = hl_fit("sleepstudy_reml")
+    fake = SimpleNamespace(vcov_beta_at=fit.vcov_beta_at, varpar=fit.varpar, deviance_at=fit.deviance_at,
+                           vcov_varpar=np.full((4, 4), np.nan), fixef=fit.fixef)
+    assert np.all(np.isfinite(satterthwaite_parts(fake).A))
+    np.testing.assert_allclose(satterthwaite_df(fake, np.eye(2)).df, satterthwaite_df(fit, np.eye(2)).df, rtol=1e-4)
