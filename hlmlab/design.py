@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -136,11 +137,22 @@ def _positional(data: Any, what: str = "data") -> pd.DataFrame:
     return data.reset_index(drop=True)
 
 
+@lru_cache(maxsize=256)
+def _formula(formula: str) -> Formula:
+    """formulaic's parse of a formula string, once per string."""
+    return Formula(formula)
+
+
+@lru_cache(maxsize=256)
+def _variables(formula: str) -> frozenset[str]:
+    """Names a formula refers to (columns, and functions such as cvar), parsed once per formula."""
+    return frozenset(str(v) for v in _formula(formula).required_variables)
+
+
 def _check_columns(formula: Any, data: pd.DataFrame, text: str | None = None) -> None:
     """Raise a KeyError naming any variable of the formula that is not in the data."""
-    f = formula if isinstance(formula, Formula) else Formula(formula)
-    text = text if text is not None else (formula if isinstance(formula, str) else str(f))
-    needed = {str(v) for v in f.required_variables}
+    text = text if text is not None else str(formula)
+    needed = _variables(str(formula)) if isinstance(formula, str) else {str(v) for v in formula.required_variables}
     missing = sorted(v for v in needed if v not in data.columns and v not in FORMULA_CONTEXT)
     if missing:
         raise KeyError(
@@ -332,8 +344,8 @@ def fixed_design(formula: str, data: pd.DataFrame, keep: np.ndarray | None = Non
         (the message names the aliased columns).
     """
     data = _positional(data)
-    f = Formula(formula)
-    _check_columns(f, data, formula)
+    f = _formula(formula)
+    _check_columns(formula, data)
     _check_response(f, data)
     y, X, rows, spec, colnames = _fixed_matrices(f, formula, data)
     if keep is not None:
@@ -447,8 +459,9 @@ class RandomLevel:
         The group labels (``1317``, or ``"3/1317"`` for nested groups).
     parent : ndarray of int, shape (m,), or None
         For a nested level, the code of each group's unit at the level above.
-    spec : formulaic ModelSpec
-        What builds Z for new data.
+    spec : formulaic ModelSpec or None
+        What builds Z for new data (None when Z was built directly from
+        numeric columns; :meth:`z_matrix` then asks formulaic afresh).
     """
 
     name: str
@@ -472,6 +485,10 @@ class RandomLevel:
     def z_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
         """Z columns for new data (NaN rows where a variable is missing)."""
         newdata = _positional(newdata, "newdata")
+        if self.spec is None:  # built directly from numeric columns: formulaic gives the same columns
+            lhs = self.formula.split("|")[0].strip().lstrip("~")
+            mm = model_matrix(f"~ {lhs}", newdata, context=FORMULA_CONTEXT, na_action="ignore")
+            return np.asarray(mm, dtype=float)
         return np.asarray(self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"), dtype=float)
 
 
@@ -490,9 +507,8 @@ def random_variables(terms: list[RandomTerm], data: pd.DataFrame) -> tuple[list[
                     )
                 if part not in groups:
                     groups.append(part)
-        f = Formula(f"~ {t.lhs}")
-        _check_columns(f, data, t.formula)
-        for v in sorted(str(v) for v in f.required_variables):
+        _check_columns(f"~ {t.lhs}", data, t.formula)
+        for v in sorted(_variables(f"~ {t.lhs}")):
             if v in data.columns and v not in cols:
                 cols.append(v)
     return groups, cols
@@ -535,8 +551,49 @@ def _nest(outer: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return codes.astype(np.int64), (uniq // width).astype(np.int64), (uniq % width).astype(np.int64)
 
 
+_SIMPLE_TERM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _simple_z(lhs: str, data: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
+    """Z for a sum of numeric column names with or without an intercept ("1 + x", "x - 1", "0 + x").
+
+    Built directly (formulaic would give the same columns, intercept first);
+    None for anything else.
+    """
+    text = lhs.replace(" ", "")
+    intercept = True
+    for drop in ("-1", "+0"):
+        if text.endswith(drop):
+            text, intercept = text[: -len(drop)], False
+    if text.startswith("0+"):
+        text, intercept = text[2:], False
+    parts = [p for p in text.split("+") if p]
+    if "1" in parts:
+        parts.remove("1")
+    if not all(_SIMPLE_TERM.fullmatch(p) and p in data.columns for p in parts) or len(set(parts)) != len(parts):
+        return None
+    cols = [data[p] for p in parts]
+    if any(not pd.api.types.is_numeric_dtype(c.dtype) or pd.api.types.is_bool_dtype(c.dtype) for c in cols):
+        return None
+    names = (["(Intercept)"] if intercept else []) + parts
+    if not names:
+        return None
+    Z = np.empty((len(data), len(names)), order="F")
+    j = 0
+    if intercept:
+        Z[:, 0] = 1.0
+        j = 1
+    for c in cols:
+        Z[:, j] = c.to_numpy(dtype=float)
+        j += 1
+    return Z, names
+
+
 def _z_matrix(t: RandomTerm, data: pd.DataFrame) -> tuple[np.ndarray, Any, list[str]]:
-    """Z columns of a term, formulaic's spec and column names (fast path for large numeric terms)."""
+    """Z columns of a term, formulaic's spec (None when built directly) and column names."""
+    simple = _simple_z(t.lhs, data)
+    if simple is not None:
+        return simple[0], None, simple[1]
     if len(data) > FAST_PATH_ROWS:
         head = _head_spec(f"~ {t.lhs}", data)
         if head is not None:

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.linalg
@@ -208,9 +209,12 @@ def solve_upper(R: np.ndarray, B: np.ndarray) -> np.ndarray:
     return X
 
 
+@lru_cache(maxsize=None)
 def _tril_colmajor(q: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column indices of a q x q lower triangle, column by column (lme4's order)."""
     cols, rows = np.triu_indices(q)
+    rows.flags.writeable = False
+    cols.flags.writeable = False
     return rows, cols
 
 
@@ -295,7 +299,8 @@ def batch_matmul(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 def tmul(T: np.ndarray, A: np.ndarray) -> np.ndarray:
     """T'A_j for a fixed matrix T (r, a) and a stack A (r, k, m) -> (a, k, m)."""
-    return np.tensordot(T.T, A, axes=(1, 0))
+    r, k, m = A.shape
+    return (T.T @ A.reshape(r, k * m)).reshape(T.shape[1], k, m)
 
 
 def mult(A: np.ndarray, T: np.ndarray) -> np.ndarray:

@@ -167,3 +167,16 @@ def test_single_threaded_blas_restores_the_thread_count():
     with single_threaded_blas():
         assert all(get() == 1 for get, _ in _controls())
     assert [get() for get, _ in _controls()] == before
+
+
+@pytest.mark.parametrize("lhs", ["1 + ses", "ses - 1", "0 + ses", "1", "ses + MEANSES", "1 + ses + I(ses**2)", "1 + Sex"])
+def test_simple_random_terms_match_formulaic(hs, lhs):
+    from formulaic import model_matrix
+
+    from hlmlab.design import FORMULA_CONTEXT, r_name
+
+    (lev,) = random_design(parse_random(f"~ {lhs} | school"), hs)
+    mm = model_matrix(f"~ {lhs}", hs, context=FORMULA_CONTEXT)
+    np.testing.assert_array_equal(lev.Z, np.asarray(mm, dtype=float))
+    assert lev.znames == [r_name(c) for c in mm.columns]
+    np.testing.assert_array_equal(lev.z_matrix(hs.head(5)), lev.Z[:5])
