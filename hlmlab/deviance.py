@@ -426,14 +426,25 @@ def factorize(stats: SufficientStats, theta: np.ndarray) -> PLSFactor:
 
 
 def _upper_cholesky(F: np.ndarray) -> np.ndarray:
-    """Upper Cholesky factor of F; a tiny negative last pivot (exact fit) is set to 0."""
+    """Upper Cholesky factor of F.
+
+    A tiny negative last pivot (an exact fit) is set to 0. When the X block
+    itself is not numerically positive definite (X'V^-1X singular: at an
+    extreme theta a random slope with a huge variance absorbs its fixed
+    effect, and X'X - sum C'C cancels) the factor is returned as NaN, which
+    makes the criterion +inf there: the optimizer backs away instead of
+    failing (lme4 stops with "downdated VtV is not positive definite").
+    """
     F = (F + F.T) / 2
     try:
         return np.linalg.cholesky(F).T
     except np.linalg.LinAlgError:
         p = F.shape[0] - 1
         R = np.zeros_like(F)
-        R[:p, :p] = np.linalg.cholesky(F[:p, :p]).T
+        try:
+            R[:p, :p] = np.linalg.cholesky(F[:p, :p]).T
+        except np.linalg.LinAlgError:
+            return np.full_like(F, np.nan)
         R[:p, p] = scipy.linalg.solve_triangular(R[:p, :p], F[:p, p], trans="T")
         R[p, p] = np.sqrt(max(F[p, p] - R[:p, p] @ R[:p, p], 0.0))
         return R
@@ -450,6 +461,8 @@ def criterion(f: PLSFactor, reml: bool = True) -> float:
     """
     nu = f.n - f.p if reml else f.n
     r2 = f.pwrss
+    if not np.isfinite(r2):
+        return np.inf
     if r2 <= 0:
         return -np.inf
     val = f.logdet_L + nu * (1.0 + LOG_2PI + np.log(r2 / nu))
@@ -485,6 +498,8 @@ def deviance_and_gradient(stats: SufficientStats, theta: np.ndarray, reml: bool 
     if len(stats.levels) != 1:
         raise NotImplementedError("the exact gradient is implemented for one level of random effects")
     f = factorize(stats, theta)
+    if not np.isfinite(f.pwrss):
+        return np.inf, np.zeros(len(theta))
     lev = stats.levels[0]
     q, p = lev.q, stats.p
     T, L, Cw = f.lambdas[0], f.L[0], f.Cw[0]

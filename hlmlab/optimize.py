@@ -274,6 +274,38 @@ def _log_diagonal_search(f: _Counted, theta0: np.ndarray, lower: np.ndarray, fg:
     return theta_of(res.x)
 
 
+def _column_below(k: int, lower: np.ndarray) -> np.ndarray:
+    """Indices of the free elements below diagonal element k in its template column.
+
+    theta lists each template column by column, the diagonal (bounded) first,
+    then the elements below it (free), so they are the free indices that follow k.
+    """
+    j = k + 1
+    while j < len(lower) and not np.isfinite(lower[j]):
+        j += 1
+    return np.arange(k + 1, j)
+
+
+def _inward_probes(x: np.ndarray, k: int, lower: np.ndarray, steps: np.ndarray) -> list[np.ndarray]:
+    """Points that move diagonal element k off its bound, keeping or flipping the sign of its column.
+
+    When T_kk = 0 the sign of the rest of column k is arbitrary (T T' does not
+    change when a whole column changes sign), but once T_kk > 0 it is not:
+    the continuation of the optimum may need the opposite sign, which no
+    search with T_kk >= 0 can reach continuously.
+    """
+    below = _column_below(k, lower)
+    out = []
+    for step in steps:
+        for flip in (False, True) if below.size and np.any(x[below] != 0) else (False,):
+            z = x.copy()
+            z[k] = lower[k] + step
+            if flip:
+                z[below] = -z[below]
+            out.append(z)
+    return out
+
+
 def _leave_false_bounds(
     f: _Counted, x: np.ndarray, lower: np.ndarray, fg: Callable | None, notes: list[str], tries: int = 4
 ) -> tuple[np.ndarray, bool]:
@@ -287,9 +319,7 @@ def _leave_false_bounds(
         scale = max(float(np.max(np.abs(x))), 1.0)
         best = None
         for k in bound:
-            for step in scale * np.array([1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0]):
-                z = x.copy()
-                z[k] = lower[k] + step
+            for z in _inward_probes(x, k, lower, scale * np.array([1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0])):
                 fz = f(z)
                 if fz < fx - 1e-12 * max(1.0, abs(fx)) and (best is None or fz < best[1]):
                     best = (z, fz)
@@ -385,9 +415,8 @@ def minimize_theta(
     # bound coordinates: the criterion must not decrease when moving inward
     fx = f(x)
     for k in np.flatnonzero(bound):
-        z = x.copy()
-        z[k] = lower[k] + 1e-3 * max(float(np.max(np.abs(x))), 1e-2)
-        if f(z) < fx - 1e-9 * max(1.0, abs(fx)):
+        step = np.array([1e-3 * max(float(np.max(np.abs(x))), 1e-2)])
+        if any(f(z) < fx - 1e-9 * max(1.0, abs(fx)) for z in _inward_probes(x, k, lower, step)):
             converged = False
             messages.append(f"theta[{k}] is on its bound but the criterion decreases inward")
     singular = bool(bound.any())

@@ -479,3 +479,26 @@ def test_optimizer_flags_a_boundary_optimum_and_refuses_no_checks():
     # an even function of a bounded element (as the criterion is) with its minimum inside
     res = minimize_theta(lambda t: (t[0] ** 2 - 0.04) ** 2, np.ones(1), np.zeros(1))
     assert not res.singular and res.theta[0] == pytest.approx(0.2, abs=1e-6)
+
+
+# --------------------------------------------------------------------------- stress cases (tests/lme_stress)
+STRESS = Path(__file__).parent / "lme_stress"
+
+
+def _stress_cases():
+    if not (STRESS / "lme4.json").exists():
+        return []
+    return sorted(json.loads((STRESS / "lme4.json").read_text())["cases"], key=int)
+
+
+@pytest.mark.parametrize("case", _stress_cases())
+def test_stress_cases_never_above_lme4(case):
+    ref = json.loads((STRESS / "lme4.json").read_text())["cases"][case]
+    data = pd.read_csv(STRESS / "cases.csv")
+    d = data[data["case"] == int(case)].reset_index(drop=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = hl.lme("y ~ x + z + w", d, ref["random"], method=ref["method"])
+    assert fit.nobs == ref["nobs"]
+    assert fit.criterion <= ref["criterion"] + 1e-6 * abs(ref["criterion"])
+    assert fit.converged
