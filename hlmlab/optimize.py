@@ -335,6 +335,44 @@ def _leave_false_bounds(
     return x, restarted
 
 
+def _final_check(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Gradient and Hessian at x (free coordinates), Newton polish, and what fails.
+
+    Fails when the Hessian over the free coordinates is not positive
+    definite, when the scaled gradient |H^-1 g| exceeds ``GRAD_TOL``, or
+    when the criterion decreases moving a bound coordinate inward.
+    Returns (x, gradient, Hessian, failure messages).
+    """
+    f, lower = d.f, d.lower
+    bound = _at_bound(x, lower)
+    idx = np.flatnonzero(~bound)
+    g = d.gradient(x)
+    H = np.full((len(x), len(x)), np.nan)
+    failures: list[str] = []
+    if idx.size:
+        Hf = d.hessian(x, idx)
+        eig = np.linalg.eigvalsh(Hf)
+        if eig.min() > 0:
+            x, g = _newton_polish(d, x, g, idx, Hf)
+            scaled = np.linalg.solve(Hf, g[idx])
+            if np.max(np.abs(scaled)) > GRAD_TOL:
+                failures.append(
+                    f"convergence check failed: scaled gradient |H^-1 g| = {np.max(np.abs(scaled)):.3g} > {GRAD_TOL}"
+                )
+        else:
+            failures.append(
+                f"the Hessian of the criterion is not positive definite at the optimum (smallest eigenvalue "
+                f"{eig.min():.3g}): the optimum may be a saddle point or poorly determined"
+            )
+        H[np.ix_(idx, idx)] = Hf
+    fx = f(x)
+    for k in np.flatnonzero(bound):
+        step = np.array([1e-3 * max(float(np.max(np.abs(x))), 1e-2)])
+        if any(f(z) < fx - 1e-9 * max(1.0, abs(fx)) for z in _inward_probes(x, k, lower, step)):
+            failures.append(f"theta[{k}] is on its bound but the criterion decreases inward")
+    return x, g, H, failures
+
+
 def minimize_theta(
     fun: Callable[[np.ndarray], float],
     theta0: np.ndarray,
@@ -386,39 +424,22 @@ def minimize_theta(
             notes.append(f"a derivative-free search (Powell) lowered the criterion by {start_f - f.best_f:.3g}")
             method += " + Powell"
         x = np.array(f.best_x)
-    # final check on the free coordinates
+    # final check; if it fails, one recovery (bounded search from the best
+    # point, then Powell) before the failure is reported
+    x, g, H, failures = _final_check(d, x)
+    if failures:
+        before = f.best_f
+        _lbfgsb(f, x, lower, fun_grad)
+        _powell(f, f.best_x, lower)
+        notes.append(
+            f"the first answer failed its check ({failures[0]}); searched again from it "
+            f"(criterion lowered by {before - f.best_f:.3g})"
+        )
+        method += " + recovery"
+        x, g, H, failures = _final_check(d, np.array(f.best_x))
+    converged = not failures
+    messages += failures
     bound = _at_bound(x, lower)
-    free = ~bound
-    idx = np.flatnonzero(free)
-    g = d.gradient(x)
-    converged = True  # unless a check below fails (L-BFGS-B's own flag is only a note)
-    H = np.full((len(x), len(x)), np.nan)
-    if idx.size:
-        Hf = d.hessian(x, idx)
-        eig = np.linalg.eigvalsh(Hf)
-        pd_ = eig.min() > 0
-        if pd_:
-            x, g = _newton_polish(d, x, g, idx, Hf)
-        scaled = np.linalg.solve(Hf, g[idx]) if pd_ else g[idx]
-        H[np.ix_(idx, idx)] = Hf
-        if not pd_:
-            converged = False
-            messages.append(
-                f"the Hessian of the criterion is not positive definite at the optimum (smallest eigenvalue "
-                f"{eig.min():.3g}): the optimum may be a saddle point or poorly determined"
-            )
-        elif np.max(np.abs(scaled)) > GRAD_TOL:
-            converged = False
-            messages.append(
-                f"convergence check failed: scaled gradient |H^-1 g| = {np.max(np.abs(scaled)):.3g} > {GRAD_TOL}"
-            )
-    # bound coordinates: the criterion must not decrease when moving inward
-    fx = f(x)
-    for k in np.flatnonzero(bound):
-        step = np.array([1e-3 * max(float(np.max(np.abs(x))), 1e-2)])
-        if any(f(z) < fx - 1e-9 * max(1.0, abs(fx)) for z in _inward_probes(x, k, lower, step)):
-            converged = False
-            messages.append(f"theta[{k}] is on its bound but the criterion decreases inward")
     singular = bool(bound.any())
     if singular:
         messages.append(
