@@ -15,6 +15,12 @@ for nested grouping factors.
 Rows with a missing value in any variable the model uses are dropped; the
 design records which rows were kept (``rows``) and how many were dropped
 (``n_dropped``). A grouping factor with missing values is an error.
+
+Speed: on large data (over ``FAST_PATH_ROWS`` rows) a formula made only of
+numeric columns, their products and an intercept is built column by column
+in place, and random-effect terms that are sums of numeric columns are
+always built directly; both give formulaic's numbers exactly (tested) with
+a fraction of its memory. Everything else goes through formulaic.
 """
 from __future__ import annotations
 
