@@ -128,10 +128,15 @@ class SufficientStats:
         return sum(q * (q + 1) // 2 for q in self.qs)
 
 
-def _group_cross(U: np.ndarray, V: np.ndarray, codes: np.ndarray, m: int, sym: bool = False) -> np.ndarray:
+def _group_cross(
+    U: np.ndarray, V: np.ndarray, codes: np.ndarray, m: int, sym: bool = False, runs: np.ndarray | None = None
+) -> np.ndarray:
     """Per-group sums sum_{i in j} u_i v_i' for columns of U (n x a) and V (n x b): shape (a, b, m).
 
-    One ``np.bincount`` per pair of columns; a column of ones skips the product.
+    One pass over the rows per pair of columns: ``np.add.reduceat`` over the
+    runs of each group when the rows are sorted by group (``runs`` gives
+    where each group starts), else ``np.bincount``. A column of ones skips
+    the product.
     """
     a, b = U.shape[1], V.shape[1]
     out = np.empty((a, b, m))
@@ -142,8 +147,19 @@ def _group_cross(U: np.ndarray, V: np.ndarray, codes: np.ndarray, m: int, sym: b
                 out[i, k] = out[k, i]
                 continue
             w = V[:, k] if ones_u[i] else U[:, i] * V[:, k]
-            out[i, k] = np.bincount(codes, weights=w, minlength=m)
+            if runs is not None:
+                out[i, k] = np.add.reduceat(w, runs)
+            else:
+                out[i, k] = np.bincount(codes, weights=w, minlength=m)
     return out
+
+
+def _runs(codes: np.ndarray, m: int) -> np.ndarray | None:
+    """Start of each group's run when the rows are sorted by group and every group is present, else None."""
+    if len(codes) == 0 or np.any(codes[1:] < codes[:-1]):
+        return None
+    runs = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    return runs if len(runs) == m else None
 
 
 def sufficient_stats(
@@ -173,11 +189,12 @@ def sufficient_stats(
     levels = []
     for l, (Z, c, par) in enumerate(zip(Zs, codes, parents)):
         m = int(c.max()) + 1 if len(c) else 0
-        ZtZ = _group_cross(Z, Z, c, m, sym=True)
+        runs = _runs(c, m)
+        ZtZ = _group_cross(Z, Z, c, m, sym=True, runs=runs)
         anc = [Zs[k] for k in range(l - 1, -1, -1)]
         A = np.column_stack(anc) if anc else np.empty((n, 0))
-        ZtA = _group_cross(Z, A, c, m)
-        ZtW = np.concatenate([_group_cross(Z, X, c, m), _group_cross(Z, y[:, None], c, m)], axis=1)
+        ZtA = _group_cross(Z, A, c, m, runs=runs)
+        ZtW = np.concatenate([_group_cross(Z, X, c, m, runs=runs), _group_cross(Z, y[:, None], c, m, runs=runs)], axis=1)
         starts = None
         if par is not None:
             par = np.asarray(par, dtype=np.int64)
