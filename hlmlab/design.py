@@ -129,12 +129,29 @@ class FixedDesign:
             Rows with a missing value come back as NaN rows (never dropped).
         """
         newdata = _positional(newdata, "newdata")
-        _check_columns(self.spec.formula, newdata)
-        mm = self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore")
+        _check_columns(str(self.spec.formula), newdata)
+        mm = _strict(lambda: self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"))
         X = np.asarray(mm, dtype=float)
         if X.shape[1] != self.p:  # pragma: no cover - formulaic keeps the structure
             raise ValueError(f"new data gave {X.shape[1]} columns, the fit has {self.p}: {self.names}")
         return X
+
+
+def _strict(build: Any) -> Any:
+    """Run a formulaic call on new data; a factor level the fit never saw is an error, not a NaN row."""
+    from formulaic.errors import DataMismatchWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataMismatchWarning)
+        try:
+            return build()
+        except DataMismatchWarning as w:
+            found = re.search(r"\{.*\}", str(w))
+            levels = found.group(0) if found else str(w)
+            raise ValueError(
+                f"new data have factor level(s) {levels} that the fitted data did not have; "
+                "predictions need levels the model has coefficients for"
+            ) from None
 
 
 def _positional(data: Any, what: str = "data") -> pd.DataFrame:
@@ -495,7 +512,8 @@ class RandomLevel:
             lhs = self.formula.split("|")[0].strip().lstrip("~")
             mm = model_matrix(f"~ {lhs}", newdata, context=FORMULA_CONTEXT, na_action="ignore")
             return np.asarray(mm, dtype=float)
-        return np.asarray(self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"), dtype=float)
+        mm = _strict(lambda: self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"))
+        return np.asarray(mm, dtype=float)
 
 
 def random_variables(terms: list[RandomTerm], data: pd.DataFrame) -> tuple[list[str], list[str]]:

@@ -180,3 +180,9 @@ def test_simple_random_terms_match_formulaic(hs, lhs):
     np.testing.assert_array_equal(lev.Z, np.asarray(mm, dtype=float))
     assert lev.znames == [r_name(c) for c in mm.columns]
     np.testing.assert_array_equal(lev.z_matrix(hs.head(5)), lev.Z[:5])
+
+
+def test_model_matrix_refuses_unseen_factor_levels(hs):
+    d = fixed_design("mathach ~ ses * Sector", hs)
+    with pytest.raises(ValueError, match="'Other'.*did not have"):
+        d.model_matrix(pd.DataFrame({"ses": [0.0], "Sector": ["Other"]}))
