@@ -63,6 +63,7 @@ __all__ = [
     "deviance",
     "deviance_sigma",
     "deviance_and_gradient",
+    "deviance_sigma_and_gradient",
     "Solution",
     "solve",
 ]
@@ -512,28 +513,54 @@ def deviance_and_gradient(stats: SufficientStats, theta: np.ndarray, reml: bool 
     Q_j = H_j[:, :p], w_j = H_j [-beta; 1], and the gradient is
     2 (N T)[r_k, c_k] for theta_k = T[r_k, c_k].
     """
+    f, NB, ww, T = _gradient_parts(stats, theta, reml)
+    if f is None:
+        return np.inf, np.zeros(len(theta))
+    nu = f.n - f.p if reml else f.n
+    rows, cols = _tril_colmajor(T.shape[0])
+    grad = 2.0 * ((NB - (nu / f.pwrss) * ww) @ T)[rows, cols]
+    return criterion(f, reml), grad
+
+
+def _gradient_parts(stats: SufficientStats, theta: np.ndarray, reml: bool):
+    """The factor and the q x q sums of :func:`deviance_and_gradient`: sum (Z'Z - G'G) - [sum Q M Q'], sum w w', T."""
     if len(stats.levels) != 1:
         raise NotImplementedError("the exact gradient is implemented for one level of random effects")
     f = factorize(stats, theta)
     if not np.isfinite(f.pwrss):
-        return np.inf, np.zeros(len(theta))
+        return None, None, None, None
     lev = stats.levels[0]
     q, p = lev.q, stats.p
     T, L, Cw = f.lambdas[0], f.L[0], f.Cw[0]
-    nu = f.n - f.p if reml else f.n
-    r2 = f.pwrss
     G = batch_forward(L, tmul(T, lev.ZtZ))
     H = lev.ZtW - batch_crossprod(G, Cw)
-    N = lev.ZtZ.sum(axis=2) - sum(G[r] @ G[r].T for r in range(q))
+    NB = lev.ZtZ.sum(axis=2) - sum(G[r] @ G[r].T for r in range(q))
     if reml and p:
         RXinv = solve_upper(f.RX, np.eye(p))
         U = np.einsum("qpm,pk->qkm", H[:, :p, :], RXinv)
-        N -= sum(U[:, k, :] @ U[:, k, :].T for k in range(p))
+        NB -= sum(U[:, k, :] @ U[:, k, :].T for k in range(p))
     w = np.tensordot(np.r_[-f.beta, 1.0], H, axes=(0, 1))  # (q, m)
-    N -= (nu / r2) * (w @ w.T)
-    rows, cols = _tril_colmajor(q)
-    grad = 2.0 * (N @ T)[rows, cols]
-    return criterion(f, reml), grad
+    return f, NB, w @ w.T, T
+
+
+def deviance_sigma_and_gradient(
+    stats: SufficientStats, theta: np.ndarray, sigma: float, reml: bool = True
+) -> tuple[float, np.ndarray]:
+    """:func:`deviance_sigma` and its exact gradient in (theta, sigma) (one level of random effects).
+
+    As in :func:`deviance_and_gradient` with nu / r^2 replaced by 1 / sigma^2
+    for theta, and d/d sigma = 2 nu / sigma - 2 r^2 / sigma^3.
+    """
+    f, NB, ww, T = _gradient_parts(stats, theta, reml)
+    if f is None:
+        return np.inf, np.zeros(len(theta) + 1)
+    nu = f.n - f.p if reml else f.n
+    rows, cols = _tril_colmajor(T.shape[0])
+    g_theta = 2.0 * ((NB - ww / sigma**2) @ T)[rows, cols]
+    g_sigma = 2.0 * nu / sigma - 2.0 * f.pwrss / sigma**3
+    val = f.logdet_L + nu * (LOG_2PI + 2 * np.log(sigma)) + f.pwrss / sigma**2
+    val = float(val + f.logdet_RX) if reml else float(val)
+    return val, np.r_[g_theta, g_sigma]
 
 
 def deviance_sigma(stats: SufficientStats, theta: np.ndarray, sigma: float, reml: bool = True) -> float:

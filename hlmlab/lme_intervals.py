@@ -9,8 +9,8 @@ natural scale, where the log-likelihood is closest to quadratic,
     correlation; then log sigma,
 
 the approximate covariance of the estimates is the inverse of the Hessian of
--log-likelihood (REML or ML, with beta profiled out, sigma not), computed by
-central differences. Each interval is estimate +- z(1 - alpha/2) SE on that
+-log-likelihood (REML or ML, with beta profiled out, sigma not), obtained
+from the fit's Hessian in (theta, sigma) by the chain rule. Each interval is estimate +- z(1 - alpha/2) SE on that
 scale, mapped back with exp or tanh. At a singular fit (an SD of 0 or a
 correlation of +-1) the natural scale is undefined, and where the Hessian is
 not positive definite the approximation fails: the intervals are then
@@ -26,9 +26,8 @@ from scipy import stats as st
 
 from .deviance import deviance_sigma
 from .lme_summary import Intervals
-from .optimize import fd_hessian
 
-__all__ = ["natural_parameters", "deviance_natural", "lme_intervals"]
+__all__ = ["natural_parameters", "varpar_of_natural", "deviance_natural", "natural_hessian", "lme_intervals"]
 
 
 def natural_parameters(fit: Any) -> tuple[np.ndarray, list[str], list[str]]:
@@ -54,11 +53,11 @@ def natural_parameters(fit: Any) -> tuple[np.ndarray, list[str], list[str]]:
     return np.array(vals), names, kinds
 
 
-def deviance_natural(fit: Any, nat: np.ndarray) -> float:
-    """-2 log-likelihood at natural parameters (log SDs, Fisher z, log sigma).
+def varpar_of_natural(fit: Any, nat: np.ndarray) -> np.ndarray | None:
+    """phi = (theta, sigma) from natural parameters (log SDs, Fisher z, log sigma); None if G is not PD.
 
     G_l = D R D (D the SDs, R the correlations); the template T_l is the
-    Cholesky factor of G_l / sigma^2; then :func:`hlmlab.deviance.deviance_sigma`.
+    Cholesky factor of G_l / sigma^2.
     """
     sigma = float(np.exp(nat[-1]))
     thetas, k = [], 0
@@ -74,10 +73,36 @@ def deviance_natural(fit: Any, nat: np.ndarray) -> float:
         try:
             T = np.linalg.cholesky(np.outer(sd, sd) * R / sigma**2)
         except np.linalg.LinAlgError:
-            return np.inf
+            return None
         cols, rows = np.triu_indices(q)
         thetas.append(T[rows, cols])
-    return deviance_sigma(fit.model.stats, np.concatenate(thetas), sigma, fit.model.reml)
+    return np.r_[np.concatenate(thetas), sigma]
+
+
+def deviance_natural(fit: Any, nat: np.ndarray) -> float:
+    """-2 log-likelihood at natural parameters (log SDs, Fisher z, log sigma)."""
+    phi = varpar_of_natural(fit, nat)
+    return np.inf if phi is None else fit.deviance_at(phi)
+
+
+def natural_hessian(fit: Any, nat: np.ndarray) -> np.ndarray:
+    """Hessian of -2 log-likelihood in the natural parameters at the estimates.
+
+    At the optimum the gradient in phi = (theta, sigma) vanishes, so the
+    Hessian transforms as J' H_phi J with J = d phi / d nat (central
+    differences of the cheap, smooth map :func:`varpar_of_natural`) and
+    H_phi the fit's :attr:`~hlmlab.results.LmeFit.varpar_hessian`.
+    """
+    k = len(nat)
+    J = np.empty((k, k))
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = 1e-6
+        hi, lo = varpar_of_natural(fit, nat + e), varpar_of_natural(fit, nat - e)
+        if hi is None or lo is None:
+            return np.full((k, k), np.nan)
+        J[:, i] = (hi - lo) / 2e-6
+    return J.T @ fit.varpar_hessian @ J
 
 
 def lme_intervals(fit: Any, level: float = 0.95) -> Intervals:
@@ -93,7 +118,7 @@ def lme_intervals(fit: Any, level: float = 0.95) -> Intervals:
             "(a standard deviation is zero or a correlation is +-1), so the approximate "
             "covariance matrix of the variance parameters is not defined"
         ))
-    H = fd_hessian(lambda v: deviance_natural(fit, v), nat, rel=1e-4) / 2  # Hessian of -log-likelihood
+    H = natural_hessian(fit, nat) / 2  # Hessian of -log-likelihood
     H = (H + H.T) / 2
     if not (np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).min() > 0):
         return Intervals(level, fixed, None, (
