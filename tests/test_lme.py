@@ -502,3 +502,13 @@ def test_stress_cases_never_above_lme4(case):
     assert fit.nobs == ref["nobs"]
     assert fit.criterion <= ref["criterion"] + 1e-6 * abs(ref["criterion"])
     assert fit.converged
+
+
+def test_varpar_hessian_is_accurate_enough_for_satterthwaite(r_fits):
+    # sleepstudy: lmerTest's Satterthwaite DF at the polished optimum are 17.000001 and 17.0000003
+    fit = r_fits("sleepstudy_reml")
+    ref = _ref_case("sleepstudy_reml")["optimum"]["lmerTest"]["satterthwaite"]["df"]
+    rows, _ = fit.contrast_df(np.eye(2), "satterthwaite")
+    np.testing.assert_allclose(rows, list(ref.values()), rtol=1e-6)
+    H = fit.varpar_hessian
+    assert np.allclose(H, H.T) and np.all(np.linalg.eigvalsh(H) > 0)
