@@ -549,10 +549,35 @@ def check_groups(groups: list[str], data: pd.DataFrame) -> None:
             )
 
 
+def _sorted_integer_codes(s: pd.Series) -> tuple[np.ndarray, list[Any]] | None:
+    """Codes of an integer column already sorted (rows grouped in order): a running count of changes.
+
+    Same codes and labels as ``pd.factorize(s, sort=True)``, with one n-vector
+    of work space instead of a hash table; None when the column is not an
+    integer column in nondecreasing order.
+    """
+    if not pd.api.types.is_integer_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
+        return None
+    x = s.to_numpy()
+    if x.dtype.kind not in "iu" or len(x) == 0:
+        return None
+    change = x[1:] != x[:-1]
+    if np.any(x[1:] < x[:-1]):
+        return None
+    codes = np.empty(len(x), dtype=np.int64)
+    codes[0] = 0
+    np.cumsum(change, out=codes[1:])
+    starts = np.r_[0, np.flatnonzero(change) + 1]
+    return codes, x[starts].tolist()
+
+
 def _factor_codes(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, list[Any]]:
     """Codes 0..m-1 (sorted labels) of one grouping factor, ``a:b`` for interactions."""
     parts = factor.split(":")
     if len(parts) == 1:
+        sorted_codes = _sorted_integer_codes(data[factor])
+        if sorted_codes is not None:
+            return sorted_codes
         c, u = pd.factorize(data[factor], sort=True)
         return c.astype(np.int64, copy=False), list(u)
     codes = np.zeros(len(data), dtype=np.int64)
@@ -578,12 +603,8 @@ def _nest(outer: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 _SIMPLE_TERM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _simple_z(lhs: str, data: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
-    """Z for a sum of numeric column names with or without an intercept ("1 + x", "x - 1", "0 + x").
-
-    Built directly (formulaic would give the same columns, intercept first);
-    None for anything else.
-    """
+def _simple_names(lhs: str, data: pd.DataFrame) -> list[str] | None:
+    """Column names of a random term that is a sum of numeric columns ("1 + x", "x - 1", "0 + x"), else None."""
     text = lhs.replace(" ", "")
     intercept = True
     for drop in ("-1", "+0"):
@@ -596,21 +617,38 @@ def _simple_z(lhs: str, data: pd.DataFrame) -> tuple[np.ndarray, list[str]] | No
         parts.remove("1")
     if not all(_SIMPLE_TERM.fullmatch(p) and p in data.columns for p in parts) or len(set(parts)) != len(parts):
         return None
-    cols = [data[p] for p in parts]
-    if any(not pd.api.types.is_numeric_dtype(c.dtype) or pd.api.types.is_bool_dtype(c.dtype) for c in cols):
+    if any(not pd.api.types.is_numeric_dtype(data[p].dtype) or pd.api.types.is_bool_dtype(data[p].dtype) for p in parts):
         return None
     names = (["(Intercept)"] if intercept else []) + parts
-    if not names:
+    return names or None
+
+
+def _simple_z(lhs: str, data: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
+    """Z for a sum of numeric column names with or without an intercept, built directly.
+
+    formulaic would give the same columns (intercept first); None for any other term.
+    """
+    names = _simple_names(lhs, data)
+    if names is None:
         return None
     Z = np.empty((len(data), len(names)), order="F")
-    j = 0
-    if intercept:
-        Z[:, 0] = 1.0
-        j = 1
-    for c in cols:
-        Z[:, j] = c.to_numpy(dtype=float)
-        j += 1
+    for j, name in enumerate(names):
+        Z[:, j] = 1.0 if name == "(Intercept)" else data[name].to_numpy(dtype=float)
     return Z, names
+
+
+def _shared_z(lhs: str, data: pd.DataFrame, fixed: FixedDesign | None) -> tuple[np.ndarray, list[str]] | None:
+    """A view of the fixed design's columns when the term's columns are a run of them (no copy)."""
+    if fixed is None:
+        return None
+    names = _simple_names(lhs, data)
+    if names is None:
+        return None
+    q = len(names)
+    for start in range(fixed.p - q + 1):
+        if fixed.names[start : start + q] == names:
+            return fixed.X[:, start : start + q], names
+    return None
 
 
 def _z_matrix(t: RandomTerm, data: pd.DataFrame) -> tuple[np.ndarray, Any, list[str]]:
@@ -628,14 +666,17 @@ def _z_matrix(t: RandomTerm, data: pd.DataFrame) -> tuple[np.ndarray, Any, list[
     return np.asarray(zmm, dtype=float), zmm.model_spec, list(zmm.columns)
 
 
-def random_design(terms: list[RandomTerm], data: pd.DataFrame, rows: np.ndarray | None = None) -> list[RandomLevel]:
+def random_design(
+    terms: list[RandomTerm], data: pd.DataFrame, rows: np.ndarray | None = None, fixed: FixedDesign | None = None
+) -> list[RandomLevel]:
     """Build the random-effects levels on the rows used by the fit.
 
     ``rows`` (boolean, default all) marks the rows used. The Z columns are
     evaluated on all rows of ``data`` and then restricted to those rows, as
     the fixed design is (so a group summary such as ``dvar(x, g)`` sees the
     same data in both parts, as in R's model frames); groups are formed from
-    the rows used.
+    the rows used. Given the ``fixed`` design, a term whose columns are a run
+    of its columns (``~ 1 + x`` next to ``y ~ x * w``) shares X's memory.
 
     Levels come out outermost first. Terms from ``a/b`` are nested by
     construction; for separate terms, a grouping factor with fewer groups is
@@ -690,9 +731,13 @@ def random_design(terms: list[RandomTerm], data: pd.DataFrame, rows: np.ndarray 
                 labels = [rlabels[i] for i in rsel]
             else:
                 labels = [f"{outer_labels[pa]}/{rlabels[r]}" for pa, r in zip(parent, rsel)]
-        Z, zspec, zcols = _z_matrix(t, full)
-        if subset:
-            Z = Z[np.asarray(rows, dtype=bool)]
+        shared = _shared_z(t.lhs, data, fixed)
+        if shared is not None:
+            Z, zspec, zcols = shared[0], None, shared[1]
+        else:
+            Z, zspec, zcols = _z_matrix(t, full)
+            if subset:
+                Z = Z[np.asarray(rows, dtype=bool)]
         if Z.shape[1] == 0:
             raise ValueError(f"random term {t.formula!r} has no columns")
         if not np.all(np.isfinite(Z)):

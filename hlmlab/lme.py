@@ -102,7 +102,7 @@ def build_model(
     check_groups(groups, positional)
     keep = positional[zcols].notna().all(axis=1).to_numpy() if zcols else None
     design = fixed_design(fixed, positional, keep=keep)
-    levels = random_design(terms, positional, design.rows)
+    levels = random_design(terms, positional, design.rows, fixed=design)
     stats = sufficient_stats(
         design.X, design.y, [lev.Z for lev in levels], [lev.codes for lev in levels], [lev.parent for lev in levels]
     )
