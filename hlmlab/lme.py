@@ -123,9 +123,8 @@ def fit_model(model: LmeModel) -> LmeFit:
         def fun_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return deviance_and_gradient(stats, theta, reml)
 
-    with single_threaded_blas():
-        opt = minimize_theta(crit, theta_start(stats.qs), theta_lower(stats.qs), fun_grad)
-        sol = solve(stats, opt.theta, reml)
+    opt = minimize_theta(crit, theta_start(stats.qs), theta_lower(stats.qs), fun_grad)
+    sol = solve(stats, opt.theta, reml)
     return LmeFit(model, opt, sol)
 
 
@@ -169,4 +168,5 @@ def lme(
     >>> fit = hl.lme("mathach ~ ses * Sector", hs, "~ 1 + ses | school", data_name="hs")
     >>> fit.loglik   # -6419.695
     """
-    return fit_model(build_model(fixed, data, random, method, data_name))
+    with single_threaded_blas():
+        return fit_model(build_model(fixed, data, random, method, data_name))

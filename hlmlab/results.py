@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats as st
 
 from . import ddf as ddf_module
+from ._blas import single_threaded_blas
 from .deviance import Solution, deviance_sigma, deviance_sigma_and_gradient, factorize, solve_upper
 from .optimize import OptResult, fd_hessian
 from .lme_intervals import lme_intervals
@@ -402,7 +403,8 @@ class LmeFit:
         """
         phi = self.varpar
         if len(self.levels) > 1:
-            return fd_hessian(self.deviance_at, phi, rel=1e-3)
+            with single_threaded_blas():
+                return fd_hessian(self.deviance_at, phi, rel=1e-3)
         stats, reml = self.model.stats, self.model.reml
 
         def grad(v: np.ndarray) -> np.ndarray:
@@ -410,10 +412,11 @@ class LmeFit:
 
         h = 1e-5 * np.maximum(np.abs(phi), 0.1)
         H = np.empty((len(phi), len(phi)))
-        for k in range(len(phi)):
-            e = np.zeros_like(phi)
-            e[k] = h[k]
-            H[:, k] = (grad(phi + e) - grad(phi - e)) / (2 * h[k])
+        with single_threaded_blas():
+            for k in range(len(phi)):
+                e = np.zeros_like(phi)
+                e[k] = h[k]
+                H[:, k] = (grad(phi + e) - grad(phi - e)) / (2 * h[k])
         return (H + H.T) / 2
 
     @cached_property
