@@ -272,15 +272,27 @@ class WaldTest:
             index=[self.name],
         )
 
-    def _text(self) -> str:
-        head = pd.DataFrame(
+    def _head(self) -> pd.DataFrame:
+        return pd.DataFrame(
             {
                 "numDF": [f"{self.num_df:d}"],
                 "denDF": [_fmt_df(self.den_df)],
                 "F.value": [f"{self.F:.7g}"],
                 "p.value": [format_p(self.p_value)],
             }
-        ).to_string(index=False)
+        )
+
+    def _text(self) -> str:
+        head = self._head().to_string(index=False)
+        return f"{self.name}\n{head}\n\n{self._shown().to_string(index=False)}"
+
+    def _shown_html(self) -> pd.DataFrame:
+        sh = self._shown()
+        sh.index = pd.Index(sh.pop("Coefficients").str.strip(), name=None)
+        return sh
+
+    def _shown(self) -> pd.DataFrame:
+        """The per-row table formatted for reading (7 significant digits, DF as integers when whole)."""
         t = self.estimate
         shown = pd.DataFrame(
             {
@@ -296,15 +308,15 @@ class WaldTest:
         )
         shown = shown.reset_index(names="Coefficients")
         shown["Coefficients"] = shown["Coefficients"].astype(str).str.ljust(shown["Coefficients"].astype(str).str.len().max())
-        return f"{self.name}\n{head}\n\n{shown.to_string(index=False)}"
+        return shown
 
     def __repr__(self) -> str:
         return "Wald test\n" + self._text()
 
     def _repr_html_(self) -> str:
         return (
-            _html_table(self.anova, f"Wald test: {self.name}", "{:.6g}")
-            + _html_table(self.estimate, "", "{:.6g}")
+            _html_table(self._head().set_index(pd.Index([self.name])), f"Wald test: {self.name}")
+            + _html_table(self._shown_html(), "")
         )
 
 
@@ -366,7 +378,7 @@ def _wald_one(fit, L: pd.DataFrame, name: str, ddf: Any, level: float) -> WaldTe
     return WaldTest(name, L, table, r, joint_df, F, pF, level)
 
 
-def wald(fit, spec: Any, ddf: Any = None, level: float = 0.95) -> WaldTest | WaldTests:
+def wald(fit, spec: Any, ddf: Any = None, level: float = 0.95, name: str | None = None) -> WaldTest | WaldTests:
     """Wald test of the linear hypothesis L beta = 0 (alias :func:`glh`).
 
     Parameters
@@ -382,6 +394,9 @@ def wald(fit, spec: Any, ddf: Any = None, level: float = 0.95) -> WaldTest | Wal
         involves — or ``"satterthwaite"``); a number overrides it.
     level : float
         Confidence level of the limits l'b ± t(DF) SE.
+    name : str, optional
+        A label for the test (default: the pattern, the L matrix's ``name``
+        attribute, or ``"L"``).
 
     Returns
     -------
@@ -399,7 +414,8 @@ def wald(fit, spec: Any, ddf: Any = None, level: float = 0.95) -> WaldTest | Wal
         if not spec:
             raise ValueError("the dict of hypotheses is empty")
         return WaldTests({str(k): _wald_one(fit, as_L(fit, v), str(k), ddf, level) for k, v in spec.items()})
-    name = spec if isinstance(spec, str) else (getattr(spec, "name", None) or "L")
+    if name is None:
+        name = spec if isinstance(spec, str) else (getattr(spec, "name", None) or "L")
     return _wald_one(fit, as_L(fit, spec), str(name), ddf, level)
 
 

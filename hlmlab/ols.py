@@ -460,12 +460,10 @@ class OlsFit:
         p = 2 * stats.t.sf(np.abs(t), self.df_resid)
         return pd.DataFrame({"Estimate": b, "Std. Error": se, "t value": t, "Pr(>|t|)": p})
 
-    def summary(self) -> str:
-        """R's ``summary.lm`` layout as text."""
-        q = np.quantile(self._core.resid, [0, 0.25, 0.5, 0.75, 1])
-        rq = pd.DataFrame([[f"{v:.4g}" for v in q]], columns=["Min", "1Q", "Median", "3Q", "Max"]).to_string(index=False)
+    def _shown_table(self) -> pd.DataFrame:
+        """The coefficient table formatted as R prints it (shared decimals, R's p-values)."""
         tab = self.coef_table()
-        shown = pd.DataFrame(
+        return pd.DataFrame(
             {
                 "Estimate": _fixed_decimals(tab["Estimate"]),
                 "Std. Error": _fixed_decimals(tab["Std. Error"]),
@@ -474,6 +472,12 @@ class OlsFit:
                 "": tab["Pr(>|t|)"].map(_stars),
             }
         )
+
+    def summary(self) -> str:
+        """R's ``summary.lm`` layout as text."""
+        q = np.quantile(self._core.resid, [0, 0.25, 0.5, 0.75, 1])
+        rq = pd.DataFrame([[f"{v:.4g}" for v in q]], columns=["Min", "1Q", "Median", "3Q", "Max"]).to_string(index=False)
+        shown = self._shown_table()
         f, df1, df2 = self.fstatistic
         fp = stats.f.sf(f, df1, df2) if np.isfinite(f) else np.nan
         dropped = len(self.data) - self.nobs
@@ -502,7 +506,7 @@ class OlsFit:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        tab = self.coef_table()
+        tab = self._shown_table()
         f, df1, df2 = self.fstatistic
         foot = (
             f"<p>Residual standard error {self.sigma:.4g} on {df2} DF; "

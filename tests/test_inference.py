@@ -469,3 +469,18 @@ def test_simulated_lrt_plot(hsm, pooled):
     sim = simulate_lrt(small, pooled, nsim=5, seed=1, progress=False)
     ax = sim.plot()
     assert ax.get_xlabel().startswith("chi-square(2)")
+
+
+def test_wald_takes_a_name_and_shows_whole_df(hs):
+    fit = hl.lm("mathach ~ ses * Sector", hs)
+    w = hl.wald(fit, "Sector", name="sector terms")
+    assert w.name == "sector terms"
+    text = repr(w)
+    assert "sector terms" in text and " 1973 " in text and "1973.0" not in text
+    html = w._repr_html_()
+    assert "<td>1973</td>" in html and "-1.466604" in html
+
+
+def test_lm_html_table_keeps_r_digits(hs):
+    html = hl.lm("mathach ~ ses * Sector", hs)._repr_html_()
+    assert "<td>13.5579</td>" in html and "<td>0.1881</td>" in html and "&lt; 2e-16" in html
