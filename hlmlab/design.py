@@ -617,7 +617,8 @@ def _simple_names(lhs: str, data: pd.DataFrame) -> list[str] | None:
         parts.remove("1")
     if not all(_SIMPLE_TERM.fullmatch(p) and p in data.columns for p in parts) or len(set(parts)) != len(parts):
         return None
-    if any(not pd.api.types.is_numeric_dtype(data[p].dtype) or pd.api.types.is_bool_dtype(data[p].dtype) for p in parts):
+    dtypes = [data[p].dtype for p in parts]
+    if any(not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in dtypes):
         return None
     names = (["(Intercept)"] if intercept else []) + parts
     return names or None

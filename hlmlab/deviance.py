@@ -195,7 +195,8 @@ def sufficient_stats(
         anc = [Zs[k] for k in range(l - 1, -1, -1)]
         A = np.column_stack(anc) if anc else np.empty((n, 0))
         ZtA = _group_cross(Z, A, c, m, runs=runs)
-        ZtW = np.concatenate([_group_cross(Z, X, c, m, runs=runs), _group_cross(Z, y[:, None], c, m, runs=runs)], axis=1)
+        ZtX = _group_cross(Z, X, c, m, runs=runs)
+        ZtW = np.concatenate([ZtX, _group_cross(Z, y[:, None], c, m, runs=runs)], axis=1)
         starts = None
         if par is not None:
             par = np.asarray(par, dtype=np.int64)

@@ -24,7 +24,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .deviance import deviance_sigma
 from .lme_summary import Intervals
 
 __all__ = ["natural_parameters", "varpar_of_natural", "deviance_natural", "natural_hessian", "lme_intervals"]

@@ -149,7 +149,9 @@ def fd_hessian(fun: Callable, x: np.ndarray, rel: float = 1e-4, f0: float | None
     return H
 
 
-def _lbfgsb(f: _Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None = None) -> scipy.optimize.OptimizeResult:
+def _lbfgsb(
+    f: _Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None = None
+) -> scipy.optimize.OptimizeResult:
     """L-BFGS-B with the exact gradient when ``fg`` (theta -> (f, g)) is given, else central differences."""
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     opts = {"ftol": 1e-14, "gtol": 1e-7, "maxiter": 2000, "maxls": 40}

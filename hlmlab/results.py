@@ -479,7 +479,8 @@ class LmeFit:
             raise TypeError(f"refit does not take {sorted(bad)}; it takes data and {sorted(allowed)}")
         args = {"fixed": self.fixed, "random": self.random, "method": self.method, "data_name": self.data_name}
         args.update(changes)
-        return lme(args["fixed"], self.data if data is None else data, args["random"], args["method"], args["data_name"])
+        data = self.data if data is None else data
+        return lme(args["fixed"], data, args["random"], args["method"], args["data_name"])
 
     def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """Responses simulated from the fitted model: an n x nsim array (rows used by the fit).
