@@ -398,12 +398,18 @@ class OlsFit:
         variance without row i;
         rstudent_i = e_i / (s_(i) sqrt(1 - h_i));
         Cook's D_i = e_i^2 h_i / (p s^2 (1 - h_i)^2).
+
+        A row fitted exactly (h_i within 1e-10 of 1, for example one of two
+        students alone in a class of a per-group model) gets h_i = 1 and NaN
+        for the other columns, as in R: its residual carries no information.
         """
-        e, h = self._core.resid, self._core.hat
+        e, h = self._core.resid, self._core.hat.copy()
+        exact = h > 1 - 1e-10
+        h[exact] = 1.0
         n, p = self.X.shape
         s2 = self.sigma**2
         with np.errstate(divide="ignore", invalid="ignore"):
-            one_h = 1 - h
+            one_h = np.where(exact, np.nan, 1 - h)
             s2_i = ((n - p) * s2 - e**2 / one_h) / (n - p - 1)
             out = pd.DataFrame(
                 {

@@ -222,3 +222,15 @@ def test_lm_needs_a_data_frame():
 
 def test_isinstance_contract(pooled):
     assert isinstance(pooled, OlsFit)
+
+
+def test_influence_of_an_exactly_fitted_row_is_nan_as_in_r():
+    import numpy as np
+    import pandas as pd
+
+    # the last row is the only one with g == "b": its own coefficient fits it exactly
+    df = pd.DataFrame({"y": [1.0, 2.0, 2.5, 4.0, 9.0], "x": [0.0, 1.0, 2.0, 3.0, 1.5], "g": list("aaaab")})
+    inf = lm("y ~ x + g", df).influence()
+    assert inf["hat"].iloc[-1] == 1.0
+    assert inf[["rstandard", "rstudent", "cooks"]].iloc[-1].isna().all()
+    assert np.isfinite(inf["cooks"].iloc[:-1]).all()
