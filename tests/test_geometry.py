@@ -390,3 +390,13 @@ def test_shadows_equal_engine_wald_intervals_for_an_lme_fit(hs):
     e = geo.confidence_ellipse(fit, ["(Intercept)", "SectorPublic"], kind="coverage")
     assert e.df == fit.contrast_df(np.eye(4)[[0, 2]])[1]
     assert e.df == 38
+
+
+def test_group_ols_accepts_a_categorical_group_column():
+    import hlmlab as hl
+
+    hs = hl.load_data("hs")
+    plain = geo.group_ols(hs, "ses", "mathach", "school")
+    hs["id"] = pd.Categorical(hs["school"].astype(str))
+    cat = geo.group_ols(hs, "ses", "mathach", "id")
+    np.testing.assert_allclose(cat["slope"].to_numpy(), plain["slope"].to_numpy())
