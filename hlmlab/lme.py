@@ -150,7 +150,8 @@ def lme(
         terms for nested grouping factors.
     method : {"REML", "ML"}
     data_name : str, optional
-        The data's name in printed output (default ``data.attrs["name"]`` or "data").
+        The data's name in printed output (default: the caller's variable
+        name for the data frame, else ``data.attrs["name"]``, else "data").
 
     Returns
     -------
@@ -168,5 +169,9 @@ def lme(
     >>> fit = hl.lme("mathach ~ ses * Sector", hs, "~ 1 + ses | school", data_name="hs")
     >>> fit.loglik   # -6419.695
     """
+    if data_name is None:
+        from .ols import _caller_name
+
+        data_name = _caller_name(data) or data.attrs.get("name")
     with single_threaded_blas():
         return fit_model(build_model(fixed, data, random, method, data_name))

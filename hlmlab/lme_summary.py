@@ -199,7 +199,8 @@ def html_lme_summary(fit: Any, full: bool = False) -> str:
     crit = pd.DataFrame({"AIC": [fit.aic], "BIC": [fit.bic], "logLik": [fit.loglik]}, index=[""])
     vc = fit.varcorr().copy()
     vc["Corr"] = [", ".join(f"{c:.3f}" for c in t) for t in vc["Corr"]]
-    fixed = _fixed_table(fit)
+    fixed = _fixed_table(fit).astype(object)
+    fixed["p-value"] = [f"{p:.4f}" for p in fit.pvalue]  # as the text summary prints it
     parts = [head, _html(crit, "Criteria"), _html(vc, "Random effects"), _html(fixed, "Fixed effects")]
     warn = _warnings_text(fit)
     if warn:
