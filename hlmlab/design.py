@@ -47,12 +47,33 @@ __all__ = [
     "random_design",
 ]
 
+def _by_level(fun: Any) -> Any:
+    """Wrap a group summary for use inside a formula.
+
+    For a numeric x it returns the summary as it is; for a factor (whose
+    summary is one column per non-reference level) it returns a dict keyed by
+    level, which formulaic turns into one model-matrix column per level,
+    named in R's style: ``cvar(Minority, school)Yes``.
+    """
+
+    def wrapped(x: Any, by: Any) -> Any:
+        out = fun(x, by)
+        if isinstance(out, pd.DataFrame):
+            levels = pd.Series(x).astype("category").cat.categories[1:]
+            return {str(lev): out[c].to_numpy() for lev, c in zip(levels, out.columns)}
+        return out
+
+    wrapped.__name__ = fun.__name__
+    wrapped.__doc__ = fun.__doc__
+    return wrapped
+
+
 #: Names usable inside a formula besides the data's columns.
 FORMULA_CONTEXT: dict[str, Any] = {
     "np": np,
     "numpy": np,
-    "cvar": cvar,
-    "dvar": dvar,
+    "cvar": _by_level(cvar),
+    "dvar": _by_level(dvar),
     "log": np.log,
     "log2": np.log2,
     "log10": np.log10,
@@ -375,7 +396,8 @@ def fixed_design(formula: str, data: pd.DataFrame, keep: np.ndarray | None = Non
         keep = np.asarray(keep, dtype=bool)
         sub = keep[rows]
         rows &= keep
-        y, X = y[sub], X[sub]
+        if not sub.all():  # copying X costs a full-size array: only when rows go
+            y, X = y[sub], X[sub]
     if not np.all(np.isfinite(y)):
         raise ValueError(f"the response {str(f.lhs)!r} has infinite values")
     if not np.all(np.isfinite(X)):

@@ -186,3 +186,15 @@ def test_model_matrix_refuses_unseen_factor_levels(hs):
     d = fixed_design("mathach ~ ses * Sector", hs)
     with pytest.raises(ValueError, match="'Other'.*did not have"):
         d.model_matrix(pd.DataFrame({"ses": [0.0], "Sector": ["Other"]}))
+
+
+def test_group_summaries_of_a_factor_inside_a_formula_give_level_columns():
+    import hlmlab as hl
+
+    hs = hl.load_data("hs")
+    d = fixed_design("mathach ~ ses + cvar(Minority, school) + dvar(Sex, school)", hs)
+    assert d.names == ["(Intercept)", "ses", "cvar(Minority, school)Yes", "dvar(Sex, school)Male"]
+    share = (hs["Minority"] == "Yes").groupby(hs["school"]).transform("mean")
+    np.testing.assert_allclose(d.X[:, 2], share)
+    male = (hs["Sex"] == "Male").astype(float)
+    np.testing.assert_allclose(d.X[:, 3], male - male.groupby(hs["school"]).transform("mean"))
