@@ -338,6 +338,15 @@ class WaldTests(dict):
         return "".join(t._repr_html_() for t in self.values())
 
 
+def _kenward_roger(fit, Lm: np.ndarray, ddf: Any):
+    """The Kenward-Roger result for L when ``ddf`` asks for it, else None."""
+    if not (isinstance(ddf, str) and ddf.lower().replace("_", "-") in ("kenward-roger", "kr")):
+        return None
+    from .kenward_roger import kenward_roger
+
+    return kenward_roger(fit, Lm)
+
+
 def _wald_one(fit, L: pd.DataFrame, name: str, ddf: Any, level: float) -> WaldTest:
     b = fit.fixef.to_numpy(dtype=float)
     V = fit.vcov
@@ -347,10 +356,13 @@ def _wald_one(fit, L: pd.DataFrame, name: str, ddf: Any, level: float) -> WaldTe
     Lm = L.to_numpy(dtype=float)
     if not np.all(np.isfinite(Lm)):
         raise ValueError(f"L for {name!r} has missing or infinite entries")
+    kr = _kenward_roger(fit, Lm, ddf)
+    if kr is not None:  # Kenward-Roger: adjusted covariance, DF and F scale
+        V = kr.vcov_adjusted
     est = Lm @ b
     var = np.einsum("ij,jk,ik->i", Lm, V, Lm)
     se = np.sqrt(np.maximum(var, 0.0))
-    rows_df, joint_df = _contrast_df(fit, Lm, ddf)
+    rows_df, joint_df = (np.asarray(kr.df, float), float(kr.df_joint)) if kr is not None else _contrast_df(fit, Lm, ddf)
     t = np.divide(est, se, out=np.full_like(est, np.nan), where=se > 0)
     p = 2 * stats.t.sf(np.abs(t), rows_df)
     q = stats.t.ppf(0.5 + level / 2, rows_df)
@@ -374,6 +386,8 @@ def _wald_one(fit, L: pd.DataFrame, name: str, ddf: Any, level: float) -> WaldTe
         F = float(d @ np.linalg.solve(M, d)) / r
     except np.linalg.LinAlgError:  # L V L' singular: the generalised inverse
         F = float(d @ np.linalg.pinv(M) @ d) / r
+    if kr is not None:
+        F = float(kr.F)
     pF = float(stats.f.sf(F, r, joint_df)) if np.isfinite(joint_df) else float(stats.chi2.sf(F * r, r))
     return WaldTest(name, L, table, r, joint_df, F, pF, level)
 
@@ -391,7 +405,9 @@ def wald(fit, spec: Any, ddf: Any = None, level: float = 0.95, name: str | None 
     ddf : None, str or number
         Denominator DF: passed to ``fit.contrast_df(L, ddf)`` (for lme,
         ``"nlme"`` — each row takes the smallest DF of the coefficients it
-        involves — or ``"satterthwaite"``); a number overrides it.
+        involves —, ``"satterthwaite"``, or ``"kenward-roger"``, which also
+        replaces Cov(beta-hat) by its adjusted version and scales F); a
+        number overrides it.
     level : float
         Confidence level of the limits l'b ± t(DF) SE.
     name : str, optional

@@ -484,3 +484,14 @@ def test_wald_takes_a_name_and_shows_whole_df(hs):
 def test_lm_html_table_keeps_r_digits(hs):
     html = hl.lm("mathach ~ ses * Sector", hs)._repr_html_()
     assert "<td>13.5579</td>" in html and "<td>0.1881</td>" in html and "&lt; 2e-16" in html
+
+
+def test_wald_kenward_roger_uses_the_adjusted_covariance(hs):
+    # pbkrtest at lme4's optimum (tests/reference/satterthwaite_reference.json):
+    # SectorPublic adjusted SE 0.6661013, DF 38.24; unadjusted SE 0.6628
+    fit = hl.lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
+    kr = hl.wald(fit, "^SectorPublic$", ddf="kenward-roger").estimate.iloc[0]
+    plain = hl.wald(fit, "^SectorPublic$").estimate.iloc[0]
+    assert kr["Std.Error"] == pytest.approx(0.6661013, rel=2e-3)
+    assert kr["DF"] == pytest.approx(38.24, rel=2e-2)
+    assert kr["Std.Error"] > plain["Std.Error"]
