@@ -38,10 +38,11 @@ class SimulatedSchools:
     Attributes
     ----------
     data : DataFrame
-        One row per student: ``school`` (1, 2, ...), ``x``, ``y``.
+        One row per student: ``school`` (1, 2, ...), ``x``, ``y`` and the
+        student's error ``e`` = y - b0 - b1 x.
     lines : DataFrame
         One row per school: the true intercept ``b0`` and slope ``b1``, the
-        school's size ``n``, and its least-squares line ``ols0``, ``ols1``
+        school's deviations from gamma ``u0`` and ``u1``, its size ``n``, and its least-squares line ``ols0``, ``ols1``
         (the BLUE; NaN when the school has fewer than two distinct x).
     gamma : ndarray (2,)
         Mean of the population of lines.
@@ -120,10 +121,12 @@ def simulate_schools(
         sizes[sizes == 0] = rng.poisson(mean_n, size=int(np.sum(sizes == 0)))
     school = np.repeat(np.arange(J), sizes)
     x = rng.standard_normal(school.size)
-    y = beta[school, 0] + beta[school, 1] * x + rng.normal(0.0, np.sqrt(sigma2), school.size)
+    e = rng.normal(0.0, np.sqrt(sigma2), school.size)
+    y = beta[school, 0] + beta[school, 1] * x + e
     ols0, ols1 = _ols_lines(school, x, y, J)
-    data = pd.DataFrame({"school": school + 1, "x": x, "y": y})
+    data = pd.DataFrame({"school": school + 1, "x": x, "y": y, "e": e})
     lines = pd.DataFrame(
-        {"school": np.arange(1, J + 1), "b0": beta[:, 0], "b1": beta[:, 1], "n": sizes, "ols0": ols0, "ols1": ols1}
+        {"school": np.arange(1, J + 1), "b0": beta[:, 0], "b1": beta[:, 1], "u0": u[:, 0], "u1": u[:, 1],
+         "n": sizes, "ols0": ols0, "ols1": ols1}
     )
     return SimulatedSchools(data=data, lines=lines, gamma=gam, G=g, sigma2=float(sigma2))

@@ -26,7 +26,9 @@ def test_within_school_variance_is_sigma2():
     sim = simulate_schools(400, seed=2)
     d = sim.data.merge(sim.lines, on="school")
     resid = d["y"] - d["b0"] - d["b1"] * d["x"]
+    np.testing.assert_allclose(resid, d["e"], atol=1e-12)
     assert resid.var() == pytest.approx(20, rel=0.05)
+    np.testing.assert_allclose(sim.lines[["u0", "u1"]].to_numpy() + [12, 2], sim.lines[["b0", "b1"]].to_numpy())
 
 
 def test_ols_lines_are_least_squares():
