@@ -32,7 +32,9 @@ radius                      the radius for a convention and DF
 data_ellipse                mean and covariance of two variables
 confidence_ellipse          two coefficients, or two combinations L beta, of
                             an lm or lme fit
-dispersion_ellipses         G, sigma² (X_j'X_j)^{-1} and V_j = their sum
+dispersion_ellipses         G, sigma² (X_j'X_j)^{-1}, V_j = their sum and,
+                            for shrinkage, Var(BLUP) = G V_j^{-1} G and the
+                            BLUP's prediction-error covariance
 ellipsoid                   a 3-D ellipsoid as surface meshes
 shape_summary               eigenvalues, axis lengths, condition number
 contrast_matrix             the 2 × p matrix L picking two coefficients
@@ -463,34 +465,64 @@ def dispersion_ellipses(
     center: Any = None,
     radius: float = 1.0,
     names: tuple[str, str] | None = None,
+    blup: bool = False,
 ) -> dict[str, Ellipse]:
-    r"""The three dispersion ellipses of a group's coefficients (Figures 13–17).
+    r"""The dispersion ellipses of a group's coefficients (Figures 13–19).
+
+    With S_j = sigma² (X_j'X_j)^{-1}, the sampling covariance of the group's
+    OLS estimate (its BLUE) given its true coefficients:
 
     .. math::
 
         \mathrm{Var}(\beta_j) = G, \qquad
-        \mathrm{Var}(\hat\beta_j \mid \beta_j) = \sigma^2 (X_j'X_j)^{-1}, \qquad
-        V_j = \mathrm{Var}(\hat\beta_j) = G + \sigma^2 (X_j'X_j)^{-1}.
+        \mathrm{Var}(\hat\beta_j \mid \beta_j) = S_j = \sigma^2 (X_j'X_j)^{-1}, \qquad
+        V_j = \mathrm{Var}(\hat\beta_j) = G + S_j .
+
+    With ``blup=True`` also the two ellipses of the shrinkage argument. The
+    BLUP is \tilde\beta_j = \gamma + G V_j^{-1} (\hat\beta_j - \gamma), so
+
+    .. math::
+
+        \mathrm{Var}(\tilde\beta_j - \gamma) = G V_j^{-1} G, \qquad
+        \mathrm{Var}(\tilde\beta_j - \beta_j)
+            = \bigl(G^{-1} + S_j^{-1}\bigr)^{-1} = G - G V_j^{-1} G = G V_j^{-1} S_j .
+
+    The two add up to G (the BLUP and its prediction error are uncorrelated),
+    and in the Loewner order G V_j^{-1} G ≤ G ≤ V_j: the BLUPs vary less than
+    the true coefficients, the BLUEs more. Both are computed from V_j^{-1}
+    alone (the last form is the Woodbury identity), so a singular G works:
+    along a direction with no variance in G the BLUP has no variance either
+    and there is no prediction error.
 
     Parameters
     ----------
     G : (2, 2) array or DataFrame
-        Covariance of the random intercept and slope.
+        Covariance of the random intercept and slope (positive semi-definite;
+        may be singular).
     sigma : float
         Residual SD.
     X : (n_j, 2) array, optional
         The group's design (intercept column and slope variable); or
     XtX : (2, 2) array, optional
-        X_j'X_j directly.
+        X_j'X_j directly (must be invertible).
     center : (2,) array, optional
-        Centre of all three (default the origin); gamma for Figure 13.
+        Centre of all of them (default the origin); gamma for Figure 13.
     radius : float
         1 gives shadows of ± 1 SD.
+    names : (str, str), optional
+        Coordinate names (default G's column names, or intercept and slope).
+    blup : bool
+        Also return ``"BLUP"`` and ``"error"`` (default False, the three
+        ellipses only).
 
     Returns
     -------
     dict
-        ``"G"``, ``"sampling"`` (sigma² (X_j'X_j)^{-1}) and ``"V"``.
+        ``"G"``, ``"sampling"`` (S_j = sigma² (X_j'X_j)^{-1}) and ``"V"``
+        (V_j = G + S_j); with ``blup=True`` also ``"BLUP"`` (G V_j^{-1} G,
+        the variance of the BLUP around gamma) and ``"error"``
+        ((G^{-1} + S_j^{-1})^{-1} = G - G V_j^{-1} G, the prediction-error
+        covariance of the BLUP).
     """
     g = check_shape(G, dim=2, name="G")
     if (X is None) == (XtX is None):
@@ -510,11 +542,46 @@ def dispersion_ellipses(
     c = np.zeros(2) if center is None else _center(center, 2)
     if names is None:
         names = tuple(G.columns[:2]) if isinstance(G, pd.DataFrame) else ("(Intercept)", "slope")
-    return {
+    V = g + samp
+    out = {
         "G": Ellipse(c, g, radius, names, "G: true coefficients"),
         "sampling": Ellipse(c, samp, radius, names, "σ²(X'X)⁻¹: BLUE given the truth"),
-        "V": Ellipse(c, g + samp, radius, names, "V = G + σ²(X'X)⁻¹: BLUE"),
+        "V": Ellipse(c, V, radius, names, "V = G + σ²(X'X)⁻¹: BLUE"),
     }
+    if blup:
+        var_blup, err = _shrinkage_shapes(g, samp)
+        out["BLUP"] = Ellipse(c, var_blup, radius, names, "G V⁻¹ G: BLUP")
+        out["error"] = Ellipse(c, err, radius, names, "(G⁻¹ + [σ²(X'X)⁻¹]⁻¹)⁻¹: BLUP − truth")
+    return out
+
+
+def _shrinkage_shapes(G: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""(G V^{-1} G, G V^{-1} S) with V = G + S, without inverting G.
+
+    G V^{-1} S = G - G V^{-1} G = (G^{-1} + S^{-1})^{-1} has no subtraction,
+    so it keeps its accuracy when S is small next to G (and vice versa).
+    V is positive definite whenever S is; when S is singular too (sigma = 0)
+    the pseudo-inverse of V is used.
+    """
+    V = G + S
+    try:
+        VinvG = np.linalg.solve(V, G)
+    except np.linalg.LinAlgError:
+        VinvG = np.linalg.pinv(V, hermitian=True) @ G
+    var_blup = G @ VinvG
+    err = VinvG.T @ S  # G V^{-1} S (V, G symmetric)
+    var_blup = (var_blup + var_blup.T) / 2
+    err = (err + err.T) / 2
+    # rounding can leave eigenvalues of order -1e-17 on a singular G: clip them
+    return _psd(var_blup), _psd(err)
+
+
+def _psd(s: np.ndarray) -> np.ndarray:
+    w, u = np.linalg.eigh(s)
+    if w.min() >= 0:
+        return s
+    w = np.clip(w, 0.0, None)
+    return (u * w) @ u.T
 
 
 # ---------------------------------------------------------------------------

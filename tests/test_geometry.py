@@ -400,3 +400,71 @@ def test_group_ols_accepts_a_categorical_group_column():
     hs["id"] = pd.Categorical(hs["school"].astype(str))
     cat = geo.group_ols(hs, "ses", "mathach", "id")
     np.testing.assert_allclose(cat["slope"].to_numpy(), plain["slope"].to_numpy())
+
+
+# --- the shrinkage ellipses: Var(BLUP) and the prediction error ---------------
+def _loewner_min(A, B):
+    """Smallest eigenvalue of B - A (>= 0 when A <= B in the Loewner order)."""
+    return float(np.linalg.eigvalsh(np.asarray(B) - np.asarray(A)).min())
+
+
+def test_dispersion_ellipses_blup_and_error_on_hs_schools():
+    lme = pytest.importorskip("hlmlab.lme")
+    import hlmlab
+
+    hs = hlmlab.load_data("hs")
+    fit = lme.lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
+    G = fit.G.to_numpy()
+    sigma = fit.sigma
+    checked = 0
+    for _, d in hs.groupby("school"):
+        X = np.column_stack([np.ones(len(d)), d["ses"].to_numpy()])
+        e = geo.dispersion_ellipses(fit.G, sigma, X=X, blup=True)
+        S = sigma**2 * np.linalg.inv(X.T @ X)
+        V = G + S
+        # the formulas
+        np.testing.assert_allclose(e["BLUP"].shape, G @ np.linalg.solve(V, G), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(e["error"].shape, np.linalg.inv(np.linalg.inv(G) + np.linalg.inv(S)),
+                                   rtol=1e-8, atol=1e-12)
+        # they add up to G
+        np.testing.assert_allclose(e["BLUP"].shape + e["error"].shape, G, rtol=1e-12, atol=1e-12)
+        # Var(BLUP) <= G <= V_j
+        scale = np.abs(V).max()
+        assert _loewner_min(e["BLUP"].shape, G) >= -1e-12 * scale
+        assert _loewner_min(G, e["V"].shape) >= -1e-12 * scale
+        # the BLUP ellipse lies inside G's, which lies inside V's
+        assert e["G"].contains(e["BLUP"].points(100)).all()
+        assert e["V"].contains(e["G"].points(100)).all()
+        checked += 1
+    assert checked == hs["school"].nunique() == 40
+    # the three ellipses alone by default (the chapters iterate over them)
+    assert list(geo.dispersion_ellipses(fit.G, sigma, X=X)) == ["G", "sampling", "V"]
+
+
+def test_dispersion_ellipses_blup_with_a_singular_G():
+    # G of rank 1: intercept and slope perfectly correlated (a boundary fit)
+    a = np.array([2.0, 0.5])
+    G = np.outer(a, a)
+    X = np.column_stack([np.ones(6), [-1.5, -1, -0.2, 0.3, 1, 2.0]])
+    sigma = 3.0
+    e = geo.dispersion_ellipses(G, sigma, X=X, blup=True)
+    S = sigma**2 * np.linalg.inv(X.T @ X)
+    V = G + S
+    np.testing.assert_allclose(e["BLUP"].shape + e["error"].shape, G, atol=1e-12)
+    # Woodbury form S - S V^{-1} S of (G^{-1} + S^{-1})^{-1}, which needs no G^{-1}
+    np.testing.assert_allclose(e["error"].shape, S - S @ np.linalg.solve(V, S), atol=1e-12)
+    # nothing varies off the line of G: both new shapes are multiples of a a'
+    perp = np.array([-a[1], a[0]])
+    for k in ("BLUP", "error"):
+        assert abs(perp @ e[k].shape @ perp) < 1e-12
+        assert np.linalg.matrix_rank(e[k].shape, tol=1e-10) == 1
+    # the scalar shrinkage along a: var(BLUP) = g² / (g + s), error = g s / (g + s)
+    u = a / np.linalg.norm(a)
+    g = float(u @ G @ u)
+    s = 1 / float(u @ np.linalg.solve(S, u))  # S restricted to the line through a
+    np.testing.assert_allclose(u @ e["BLUP"].shape @ u, g * g / (g + s), rtol=1e-10)
+    np.testing.assert_allclose(u @ e["error"].shape @ u, g * s / (g + s), rtol=1e-10)
+    # G = 0: no BLUP variance and no error
+    z = geo.dispersion_ellipses(np.zeros((2, 2)), sigma, X=X, blup=True)
+    np.testing.assert_allclose(z["BLUP"].shape, 0, atol=1e-15)
+    np.testing.assert_allclose(z["error"].shape, 0, atol=1e-15)
