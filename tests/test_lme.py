@@ -481,6 +481,30 @@ def test_optimizer_flags_a_boundary_optimum_and_refuses_no_checks():
     assert not res.singular and res.theta[0] == pytest.approx(0.2, abs=1e-6)
 
 
+def test_fast_paths_reach_the_same_optimum_as_the_full_search():
+    # stage 1 ending inside (hs) skips the bounded stage; a boundary (hsfull) is confirmed by the
+    # gradient one step inward instead of Powell; both must give the answer of the full search
+    from hlmlab import optimize as opt
+    from hlmlab.deviance import deviance, deviance_and_gradient, theta_lower, theta_start
+    from hlmlab.lme import build_model
+
+    for name, singular in (("hs", False), ("hsfull", True)):
+        m = build_model("mathach ~ ses * Sector", hl.load_data(name), "~ 1 + ses | school")
+        crit = lambda t: deviance(m.stats, t, True)  # noqa: E731
+        fg = lambda t: deviance_and_gradient(m.stats, t, True)  # noqa: E731
+        lo = theta_lower(m.stats.qs)
+        fast = opt.minimize_theta(crit, theta_start(m.stats.qs), lo, fg)
+        full = opt.minimize_theta(crit, theta_start(m.stats.qs), lo)  # numerical gradient: no fast path
+        assert fast.converged and fast.singular == singular and "Powell" not in fast.method
+        assert fast.fun <= full.fun + 1e-9 * abs(full.fun)
+        np.testing.assert_allclose(fast.theta, full.theta, atol=1e-5)
+        d = opt._Derivatives(opt._Counted(crit), lo, fg)
+        if singular:
+            assert opt._boundary_confirmed(d, fast.theta)
+        else:  # a false boundary (the optimum is inside) is not confirmed
+            assert not opt._boundary_confirmed(d, np.r_[fast.theta[:2], 0.0])
+
+
 # --------------------------------------------------------------------------- stress cases (tests/lme_stress)
 STRESS = Path(__file__).parent / "lme_stress"
 
