@@ -703,14 +703,115 @@ def shrinkage_points(blue: Any, blup: Any, n: Any, center: float | None = None,
     return ax
 
 
-def _blup_lines(fit: Any, x: str, gcol: str, used: pd.DataFrame, level: int) -> pd.DataFrame:
-    """Intercept and slope in x of each group's predicted line at ``level`` (0: population)."""
-    first = used.groupby(gcol, observed=True, sort=True).head(1).set_index(gcol, drop=False)
-    at0, at1 = first.copy(), first.copy()
-    at0[x], at1[x] = 0.0, 1.0
-    p0 = np.asarray(fit.predict(at0, level=level), float).ravel()
-    p1 = np.asarray(fit.predict(at1, level=level), float).ravel()
-    return pd.DataFrame({"intercept": p0, "slope": p1 - p0}, index=first.index)
+def _design_matrix(fit: Any, used: pd.DataFrame) -> np.ndarray:
+    """The fixed-effects model matrix of the rows used (``design.X``, else ``model_matrix``)."""
+    design = fit.design
+    X = getattr(design, "X", None)
+    if X is not None and np.shape(X)[0] == len(used):
+        return np.asarray(X, dtype=float)
+    return np.asarray(design.model_matrix(used), dtype=float)
+
+
+def _random_names(fit: Any) -> list[str]:
+    G = fit.G
+    if isinstance(G, dict):
+        raise ValueError(
+            "shrinkage_beta draws one grouping level; this fit has nested random effects "
+            f"({', '.join(map(str, G))}). Fit the model with a single grouping factor"
+        )
+    return [str(c) for c in (G.columns if isinstance(G, pd.DataFrame) else pd.DataFrame(G).columns)]
+
+
+def _line_terms(fit: Any, x: str, gcol: str, used: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    r"""Each fixed-effect column as a line in x within each group: X_k = a_jk + s_jk x.
+
+    A column qualifies when it is exactly linear in x within every group:
+    the intercept, x itself, group-level variables (Sector, cvar(x, g)), and
+    their products with x. a and s are the least-squares coefficients of
+    X_k on (1, x) within the group, checked to fit exactly (relative 1e-8).
+
+    Returns
+    -------
+    (a, s) : two DataFrames, groups × columns (NaN where x has no spread in
+    the group).
+
+    Raises
+    ------
+    ValueError
+        Naming the first column that is not linear in x within some group.
+    """
+    names = [str(n) for n in fit.design.names]
+    X = pd.DataFrame(_design_matrix(fit, used), columns=names, index=used.index)
+    xv = used[x].astype(float)
+    lab = used[gcol]
+    grp = X.groupby(lab, observed=True, sort=True)
+    xbar = xv.groupby(lab, observed=True, sort=True).transform("mean")
+    dx = xv - xbar
+    Xbar = grp.transform("mean")
+    dX = X - Xbar
+    sxx = (dx * dx).groupby(lab, observed=True, sort=True).sum()
+    sxk = dX.mul(dx, axis=0).groupby(lab, observed=True, sort=True).sum()
+    ok = sxx > 1e-12 * (1 + xv.abs().max() ** 2)
+    s = sxk.div(sxx.where(ok), axis=0)
+    xb = xv.groupby(lab, observed=True, sort=True).mean()
+    a = grp.mean() - s.mul(xb, axis=0)
+    # exactly linear in x within each group?
+    srow = s.reindex(lab.to_numpy()).set_axis(X.index)
+    arow = a.reindex(lab.to_numpy()).set_axis(X.index)
+    resid = (X - arow - srow.mul(xv, axis=0)).abs()
+    scale = 1e-8 * (1 + X.abs().max())
+    bad = resid.gt(scale, axis=1) & srow.notna()
+    if bad.to_numpy().any():
+        col = bad.columns[bad.any().to_numpy()][0]
+        where = lab[bad[col]].iloc[0]
+        raise ValueError(
+            f"shrinkage_beta draws each group's line in {x!r}, so every fixed-effect column must be "
+            f"a + b * {x} within each group ({x} itself, group-level variables such as a sector or "
+            f"cvar({x}, group), and their products with {x}); column {col!r} varies otherwise within "
+            f"group {where!r}. Use a model whose other student-level variables are centred within "
+            "groups and left out, or draw the lines yourself from fit.coef()"
+        )
+    return a, s
+
+
+def _group_lines(fit: Any, x: str, gcol: str, used: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    r"""BLUP and population (intercept, slope) in x of each group, from ``fit.coef()`` and ``fit.fixef``.
+
+    With X_k = a_jk + s_jk x within group j (:func:`_line_terms`) and the
+    group's coefficients c_j = beta-hat + b_j (``coef()``), the group's
+    predicted line is sum_k c_jk a_jk + (sum_k c_jk s_jk) x; with beta-hat
+    alone it is the fixed part of the line for that group's values of the
+    group-level variables.
+    """
+    zn = _random_names(fit)
+    if zn != ["(Intercept)", x]:
+        raise ValueError(
+            f"shrinkage_beta needs the random part '~ 1 + {x} | group' (a random intercept and a "
+            f"random slope of {x!r}, in that order); this fit's random effects are {zn}. "
+            "For a random-intercept model use plots.shrinkage"
+        )
+    a, s = _line_terms(fit, x, gcol, used)
+    co = fit.coef()
+    if isinstance(co, dict):  # pragma: no cover - nested fits are refused above
+        co = list(co.values())[-1]
+    keys = a.index.map(str)
+    co = co.set_axis(co.index.map(str)).reindex(keys)
+    if co.isna().all(axis=1).any():
+        missing = list(a.index[co.isna().all(axis=1).to_numpy()])[:5]
+        raise ValueError(f"fit.coef() has no row for group(s) {missing}")
+    names = list(a.columns)
+    extra = [c for c in co.columns if c not in names]
+    C = co.reindex(columns=names).fillna(0.0).to_numpy()
+    blup = pd.DataFrame({"intercept": (C * a.to_numpy()).sum(axis=1),
+                         "slope": (C * s.to_numpy()).sum(axis=1)}, index=a.index)
+    for c in extra:  # a random effect without a fixed counterpart
+        if c == "(Intercept)":
+            blup["intercept"] += co[c].to_numpy()
+        elif c == x:
+            blup["slope"] += co[c].to_numpy()
+    beta = fit.fixef.reindex(names).fillna(0.0).to_numpy()
+    pop = pd.DataFrame({"intercept": a.to_numpy() @ beta, "slope": s.to_numpy() @ beta}, index=a.index)
+    return blup, pop
 
 
 def shrinkage_beta(
@@ -724,16 +825,36 @@ def shrinkage_beta(
     r"""BLUEs and BLUPs of each group's line in beta space (the notes' Figure 19).
 
     BLUE: the group's OLS line of y on x. BLUP: the group's predicted line
-    (``fit.predict(level=1)`` at x = 0 and x = 1), which combines the two
-    by inverse-variance weights,
+    from ``fit.coef()`` (fixed effects plus the group's random effects), which
+    combines the two by inverse-variance weights,
 
     .. math:: \tilde\beta_j = \{G^{-1} + [\sigma^2 (X_j'X_j)^{-1}]^{-1}\}^{-1}
-              \{G^{-1}\gamma + [\sigma^2 (X_j'X_j)^{-1}]^{-1}\hat\beta_j\}.
+              \{G^{-1}\gamma_j + [\sigma^2 (X_j'X_j)^{-1}]^{-1}\hat\beta_j\},
 
-    Arrows go from BLUE to BLUP; data ellipses (radius ``radius``) of the
-    BLUEs (blue) and BLUPs (red); the population line of each level of
-    ``by`` (level-0 prediction) in green. The BLUPs vary less than G, the
-    BLUEs more.
+    gamma_j being the population line for the group's values of the
+    group-level variables. Every fixed-effect column must be a + b x within
+    each group (x, group-level variables such as Sector or ``cvar(x, g)``,
+    and their products with x), so that each group has one line; the
+    intercept of the BLUP line is then sum_k c_jk a_jk and its slope
+    sum_k c_jk b_jk, c_j the group's row of ``coef()``. A contextual
+    variable stays at the group's own value (predicting at x = 0 and x = 1
+    would recompute a group mean inside the formula).
+
+    Arrows go from BLUE to BLUP. Without ``by``: BLUEs blue, BLUPs red, with
+    their data ellipses (radius ``radius``). With ``by`` (a group-level
+    factor such as Sector): points coloured by level (BLUEs open circles,
+    BLUPs filled), a legend, and per-level data ellipses (BLUEs dashed,
+    BLUPs solid). Green diamonds: the population (fixed-part) lines; with
+    ``by`` one per level, the average over the level's groups of their
+    fixed-part lines (the level's line when no numeric contextual variable
+    is in the model); without ``by`` each distinct fixed-part line. The
+    BLUPs vary less than G, the BLUEs more.
+
+    Raises
+    ------
+    ValueError
+        If the random part is not ``~ 1 + x | group`` (one grouping level),
+        or a fixed-effect column is not linear in x within groups.
     """
     ax = _ax(ax, (6.5, 5))
     gcol = _group_column(fit, group)
@@ -741,25 +862,50 @@ def shrinkage_beta(
     _need(used, x, by)
     yname = "__y__"
     used[yname] = _response(fit)
+    blup_all, pop_all = _group_lines(fit, x, gcol, used)
     blue = geo.group_ols(used, x, yname, gcol, by)
-    blup = _blup_lines(fit, x, gcol, used, level=1).reindex(blue.index)
-    pop = _blup_lines(fit, x, gcol, used, level=0).reindex(blue.index)
+    key = blue.index.map(str)
+    blup = blup_all.set_axis(blup_all.index.map(str)).reindex(key).set_axis(blue.index)
+    pop = pop_all.set_axis(pop_all.index.map(str)).reindex(key).set_axis(blue.index)
     ok = blue["slope"].notna()
     for (gval, b), (_, p) in zip(blue[ok].iterrows(), blup[ok].iterrows()):
         ax.annotate("", xy=(p["intercept"], p["slope"]), xytext=(b["intercept"], b["slope"]),
                     arrowprops={"arrowstyle": "->", "color": "gray", "lw": 0.6, "alpha": 0.7})
-    ax.scatter(blue.loc[ok, "intercept"], blue.loc[ok, "slope"], color="tab:blue", s=16, label="BLUE (OLS)")
-    ax.scatter(blup["intercept"], blup["slope"], color="tab:red", s=16, label="BLUP")
-    draw_ellipse(geo.data_ellipse(blue.loc[ok, "intercept"], blue.loc[ok, "slope"]), ax, radius=radius,
-                 color="tab:blue", lw=1.2, label=None)
-    draw_ellipse(geo.data_ellipse(blup["intercept"], blup["slope"]), ax, radius=radius, color="tab:red",
-                 lw=1.2, label=None)
-    popu = pop.drop_duplicates()
+    if by is None:
+        ax.scatter(blue.loc[ok, "intercept"], blue.loc[ok, "slope"], color="tab:blue", s=16, label="BLUE (OLS)")
+        ax.scatter(blup["intercept"], blup["slope"], color="tab:red", s=16, label="BLUP")
+        draw_ellipse(geo.data_ellipse(blue.loc[ok, "intercept"], blue.loc[ok, "slope"]), ax, radius=radius,
+                     color="tab:blue", lw=1.2, label=None)
+        draw_ellipse(geo.data_ellipse(blup["intercept"], blup["slope"]), ax, radius=radius, color="tab:red",
+                     lw=1.2, label=None)
+        popu = pop.round(10).drop_duplicates()  # one line, or one per value of the group-level variables
+    else:
+        levels = _levels(blue[by])
+        colors = _palette(levels)
+        for lev in levels:
+            m = (blue[by] == lev).to_numpy() & ok.to_numpy()
+            ax.scatter(blue.loc[m, "intercept"], blue.loc[m, "slope"], facecolors="none", edgecolors=colors[lev],
+                       s=22, lw=1.0, label=f"BLUE (OLS): {lev}")
+        for lev in levels:
+            m = (blue[by] == lev).to_numpy()
+            ax.scatter(blup.loc[m, "intercept"], blup.loc[m, "slope"], color=colors[lev], s=16,
+                       label=f"BLUP: {lev}")
+        for lev in levels:
+            m = (blue[by] == lev).to_numpy()
+            if (m & ok.to_numpy()).sum() > 2:
+                draw_ellipse(geo.data_ellipse(blue.loc[m & ok.to_numpy(), "intercept"],
+                                              blue.loc[m & ok.to_numpy(), "slope"]),
+                             ax, radius=radius, color=colors[lev], lw=1.0, ls="--", label=None)
+            if m.sum() > 2:
+                draw_ellipse(geo.data_ellipse(blup.loc[m, "intercept"], blup.loc[m, "slope"]), ax,
+                             radius=radius, color=colors[lev], lw=1.4, label=None)
+        popu = pop.groupby(blue[by].to_numpy()).mean().reindex(levels)
     ax.scatter(popu["intercept"], popu["slope"], color="tab:green", s=60, marker="D", zorder=5,
+               edgecolors="black", linewidths=0.5,
                label="population line" + (f" (by {by})" if by else ""))
     ax.set_xlabel("intercept")
     ax.set_ylabel(f"slope of {x}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, title=by)
     return ax
 
 

@@ -401,21 +401,120 @@ def test_shrinkage_on_the_engine_one_way_fit_matches_the_notes():
     assert ax.get_lines()[0].get_ydata()[0] == pytest.approx(12.60468, abs=1e-4)
 
 
-def test_shrinkage_beta_on_the_engine_fit_uses_its_blups():
-    lme = pytest.importorskip("hlmlab.lme")
+def _scatter(ax, label):
+    """The offsets of the scatter collection with this legend label."""
+    found = [c for c in ax.collections if c.get_label() == label]
+    assert len(found) == 1, [c.get_label() for c in ax.collections]
+    return np.asarray(found[0].get_offsets())
+
+
+@pytest.fixture(scope="module")
+def hs():
     import hlmlab
 
-    hs = hlmlab.load_data("hs")
+    return hlmlab.load_data("hs")
+
+
+def test_shrinkage_beta_on_the_engine_fit_uses_its_blups(hs):
+    lme = pytest.importorskip("hlmlab.lme")
+
     fit = lme.lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
     ax = plots.shrinkage_beta(fit, "ses", by="Sector")
-    blup = ax.collections[1].get_offsets()
     co = fit.coef()
-    public = hs.groupby("school")["Sector"].first().reindex(co.index) == "Public"
-    expected_slope = co["ses"] + public.to_numpy() * co["ses:SectorPublic"]
-    np.testing.assert_allclose(blup[:, 1], expected_slope.to_numpy(), atol=1e-8)
-    pop = ax.collections[2].get_offsets()
+    sector = hs.groupby("school")["Sector"].first().reindex(co.index)
+    public = (sector == "Public").to_numpy()
+    expected = pd.DataFrame({"intercept": co["(Intercept)"] + public * co["SectorPublic"],
+                             "slope": co["ses"] + public * co["ses:SectorPublic"]})
+    for lev in ("Catholic", "Public"):
+        got = _scatter(ax, f"BLUP: {lev}")
+        np.testing.assert_allclose(got, expected[(sector == lev).to_numpy()].to_numpy(), atol=1e-8)
+    pop = _scatter(ax, "population line (by Sector)")
     b = fit.fixef
-    np.testing.assert_allclose(sorted(pop[:, 1]), sorted([b["ses"], b["ses"] + b["ses:SectorPublic"]]), atol=1e-8)
+    np.testing.assert_allclose(pop, [[b["(Intercept)"], b["ses"]],
+                                     [b["(Intercept)"] + b["SectorPublic"], b["ses"] + b["ses:SectorPublic"]]],
+                               atol=1e-8)
+
+
+def test_shrinkage_beta_colours_blue_and_blup_points_by_level(data):
+    fit = StandInLme(data)
+    ax = plots.shrinkage_beta(fit, "x", by="Sector")
+    labels = ax.get_legend_handles_labels()[1]
+    for lab in ("BLUE (OLS): Catholic", "BLUE (OLS): Public", "BLUP: Catholic", "BLUP: Public"):
+        assert lab in labels
+    assert ax.get_legend().get_title().get_text() == "Sector"
+    sector = data.groupby("g")["Sector"].first()
+    blue = geo.group_ols(data, "x", "y", "g")
+    colours = {}
+    for lev in ("Catholic", "Public"):
+        groups = sector.index[sector == lev]
+        np.testing.assert_allclose(_scatter(ax, f"BLUP: {lev}"),
+                                   fit.coef().loc[groups, ["(Intercept)", "x"]].to_numpy(), atol=1e-10)
+        np.testing.assert_allclose(_scatter(ax, f"BLUE (OLS): {lev}"),
+                                   blue.loc[groups, ["intercept", "slope"]].to_numpy(), atol=1e-10)
+        c_blup = [c for c in ax.collections if c.get_label() == f"BLUP: {lev}"][0]
+        c_blue = [c for c in ax.collections if c.get_label() == f"BLUE (OLS): {lev}"][0]
+        colours[lev] = matplotlib.colors.to_hex(c_blup.get_facecolor()[0])
+        assert matplotlib.colors.to_hex(c_blue.get_edgecolor()[0]) == colours[lev]
+    assert colours["Catholic"] != colours["Public"]
+    # a dashed (BLUE) and a solid (BLUP) data ellipse per level
+    ells = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 50]
+    assert sorted(ln.get_linestyle() for ln in ells) == ["-", "-", "--", "--"]
+
+
+def test_shrinkage_beta_with_a_categorical_group_column(hs):
+    lme = pytest.importorskip("hlmlab.lme")
+
+    d = hs.copy()
+    ids = d["Sector"].astype(str).str[0] + d["school"].astype(str)
+    order = sorted(ids.unique(), key=lambda v: (v[0] != "P", -int(v[1:])))  # not alphabetical
+    d["id"] = pd.Categorical(ids, categories=order + ["X0000"])  # and an unused level
+    fit = lme.lme("mathach ~ ses * Sector", d, random="~ 1 + ses | id")
+    ax = plots.shrinkage_beta(fit, "ses", by="Sector")
+    co = fit.coef()
+    co.index = co.index.map(str)
+    blue = geo.group_ols(d, "ses", "mathach", "id", "Sector")
+    for lev, pub in (("Catholic", 0.0), ("Public", 1.0)):
+        ids_lev = [str(i) for i in blue.index[blue["Sector"] == lev]]
+        c = co.loc[ids_lev]
+        expected = np.column_stack([c["(Intercept)"] + pub * c["SectorPublic"], c["ses"] + pub * c["ses:SectorPublic"]])
+        np.testing.assert_allclose(_scatter(ax, f"BLUP: {lev}"), expected, atol=1e-8)
+        np.testing.assert_allclose(_scatter(ax, f"BLUE (OLS): {lev}"),
+                                   blue.loc[blue["Sector"] == lev, ["intercept", "slope"]].to_numpy(), atol=1e-10)
+
+
+def test_shrinkage_beta_keeps_the_group_mean_of_a_contextual_variable(hs):
+    """With cvar(ses, school) in the formula the BLUP line's intercept holds the school's own mean ses."""
+    lme = pytest.importorskip("hlmlab.lme")
+
+    fit = lme.lme("mathach ~ ses + cvar(ses, school)", hs, random="~ 1 + ses | school")
+    ax = plots.shrinkage_beta(fit, "ses")
+    co = fit.coef()
+    cname = [c for c in co.columns if c.startswith("cvar")][0]
+    xbar = hs.groupby("school")["ses"].mean().reindex(co.index)
+    expected = np.column_stack([co["(Intercept)"] + co[cname] * xbar, co["ses"]])
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), expected, atol=1e-8)
+    # the BLUP lines go through the fitted values of each school
+    fitted = fit.fitted().to_numpy()
+    blup = pd.DataFrame(expected, index=co.index, columns=["a", "b"]).reindex(hs["school"])
+    np.testing.assert_allclose(blup["a"].to_numpy() + blup["b"].to_numpy() * hs["ses"].to_numpy(), fitted,
+                               atol=1e-8)
+    # population: a line per school (gamma_00 + gamma_01 xbar_j, gamma_10); here their average
+    b = fit.fixef
+    pop = _scatter(ax, "population line")
+    assert pop.shape[0] == hs["school"].nunique()
+    np.testing.assert_allclose(np.sort(pop[:, 0]), np.sort((b["(Intercept)"] + b[cname] * xbar).to_numpy()),
+                               atol=1e-8)
+
+
+def test_shrinkage_beta_says_what_it_supports(hs):
+    lme = pytest.importorskip("hlmlab.lme")
+
+    f0 = lme.lme("mathach ~ ses", hs, random="~ 1 | school")
+    with pytest.raises(ValueError, match=r"random part '~ 1 \+ ses \| group'.*plots.shrinkage"):
+        plots.shrinkage_beta(f0, "ses")
+    f1 = lme.lme("mathach ~ ses + Sex", hs, random="~ 1 + ses | school")
+    with pytest.raises(ValueError, match="column 'SexMale' varies otherwise"):
+        plots.shrinkage_beta(f1, "ses")
 
 
 def test_beta_space_draws_extra_ellipses(data):
