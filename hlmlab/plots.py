@@ -1211,6 +1211,7 @@ def scatter3d(
     ax: Any = None,
     elev: float = 20,
     azim: float = -60,
+    equal_aspect: bool = False,
 ) -> Any:
     r"""3-D scatter of three columns, coloured by ``hue``, optionally with an ellipsoid.
 
@@ -1218,6 +1219,17 @@ def scatter3d(
     ellipsoid {c + r A u : |u| = 1}, A A' = shape, centred at ``center``
     (default the origin); a flat ellipsoid means a nearly singular shape
     (see :func:`hlmlab.geometry.shape_summary`).
+
+    Parameters
+    ----------
+    equal_aspect : bool
+        Same scale on the three axes: each axis gets the limits
+        m_k ± h, m_k the midpoint of the k-th coordinate's range (points and
+        ellipsoid) and h the largest half-range, and the box is a cube
+        (``ax.set_box_aspect((1, 1, 1))``). Then lengths and angles are true
+        and a flat ("pancake") ellipsoid looks flat; with the default
+        (False) matplotlib stretches each axis to its own range, which can
+        make a pancake look round.
     """
     _need(data, x, y, z, hue)
     if ax is None:
@@ -1228,9 +1240,13 @@ def scatter3d(
     for lev in levels:
         d = data if hue is None else data[data[hue] == lev]
         ax.scatter(d[x], d[y], d[z], color=colors[lev], s=14, label=None if hue is None else str(lev))
+    pts = [data[[x, y, z]].to_numpy(dtype=float)]
     if shape is not None:
         X, Y, Z = geo.ellipsoid(np.zeros(3) if center is None else center, shape, radius, n=25)
         ax.plot_wireframe(X, Y, Z, color="gray", lw=0.4, alpha=0.6)
+        pts.append(np.column_stack([X.ravel(), Y.ravel(), Z.ravel()]))
+    if equal_aspect:
+        _equal_limits(ax, np.vstack(pts))
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_zlabel(z)
@@ -1240,11 +1256,28 @@ def scatter3d(
     return ax
 
 
+def _equal_limits(ax: Any, pts: np.ndarray) -> None:
+    """Cube limits m_k ± h around the midpoints of the points' ranges, and a cubic box."""
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    if not len(pts):
+        return
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    mid = (lo + hi) / 2
+    h = float((hi - lo).max()) / 2
+    h = h * 1.02 if h > 0 else 1.0
+    ax.set_xlim(mid[0] - h, mid[0] + h)
+    ax.set_ylim(mid[1] - h, mid[1] + h)
+    ax.set_zlim(mid[2] - h, mid[2] + h)
+    ax.set_box_aspect((1, 1, 1))
+
+
 def ranef3d(fit: Any, by: str | None = None, group: str | None = None, radius: float = 1.0, **kw: Any) -> Any:
     """BLUPs of three random effects in 3-D with the dispersion ellipsoid of G (radius 1: ± 1 SD shadows).
 
     The ellipsoid is centred at 0, the mean of the random effects; the
-    BLUPs vary less than G (shrinkage), so most lie well inside it.
+    BLUPs vary less than G (shrinkage), so most lie well inside it. Other
+    keywords go to :func:`scatter3d` (``equal_aspect=True`` shows a flat G
+    truthfully; ``elev``, ``azim``, ``ax``).
     """
     re = _ranef(fit)
     if re.shape[1] != 3:

@@ -538,3 +538,32 @@ def test_qq_ranef_takes_the_innermost_level_of_a_nested_fit(lme_fit):
     axes = plots.qq_ranef(Nested(lme_fit))
     assert len(axes) == 2
     assert len(axes[0].get_lines()[0].get_xdata()) == lme_fit.ranef().shape[0]
+
+
+def test_scatter3d_equal_aspect_shows_a_pancake_truthfully():
+    rng = np.random.default_rng(3)
+    # a flat ellipsoid: the third axis has 1/20 of the others' SD
+    G = np.diag([4.0, 1.0, 0.01])
+    pts = pd.DataFrame(rng.multivariate_normal(np.zeros(3), G, 60), columns=["a", "b", "c"])
+    ax = plots.scatter3d(pts, "a", "b", "c", shape=G)
+    default = [np.ptp(lim) for lim in (ax.get_xlim(), ax.get_ylim(), ax.get_zlim())]
+    assert default[2] < 0.5 * default[0]  # matplotlib stretches the flat axis
+    ax = plots.scatter3d(pts, "a", "b", "c", shape=G, equal_aspect=True)
+    lims = np.array([ax.get_xlim(), ax.get_ylim(), ax.get_zlim()])
+    widths = lims[:, 1] - lims[:, 0]
+    np.testing.assert_allclose(widths, widths[0], rtol=1e-12)
+    np.testing.assert_allclose(ax.get_box_aspect() / ax.get_box_aspect()[0], [1, 1, 1], rtol=1e-12)
+    # every point and the whole ellipsoid (half-axes 2, 1, 0.1 around 0) are inside
+    both = np.vstack([pts.to_numpy(), np.diag([2.0, 1.0, 0.1]), -np.diag([2.0, 1.0, 0.1])])
+    assert np.all(both >= lims[:, 0] - 1e-12) and np.all(both <= lims[:, 1] + 1e-12)
+    # centred on the midpoints of the ranges
+    lo, hi = both.min(axis=0), both.max(axis=0)
+    np.testing.assert_allclose(lims.mean(axis=1), (lo + hi) / 2, atol=1e-9)
+
+
+def test_ranef3d_passes_equal_aspect(data):
+    fit = StandInLme(data, fixed=("x", "w"), random=("x", "w"))
+    ax = plots.ranef3d(fit, by="Sector", equal_aspect=True)
+    widths = [np.ptp(lim) for lim in (ax.get_xlim(), ax.get_ylim(), ax.get_zlim())]
+    np.testing.assert_allclose(widths, widths[0], rtol=1e-12)
+
