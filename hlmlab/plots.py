@@ -382,13 +382,24 @@ def panels(
 # confidence ellipses of a fit
 # ---------------------------------------------------------------------------
 def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, level: float = 0.95,
-                    ax: plt.Axes | None = None, ddf: str | None = None) -> plt.Axes:
+                    ax: plt.Axes | None = None, ddf: str | None = None,
+                    show_origin: bool = False) -> plt.Axes:
     r"""The two conventions side by side: the "coverage" and the "shadows" ellipse.
 
     Both have centre L beta-hat and shape L Var(beta-hat) L'; the coverage
     ellipse (radius sqrt(2 F(level; 2, df))) is a joint confidence region,
     the shadows ellipse (radius t((1 + level)/2, df)) projects onto the
     axes as the ordinary intervals, drawn as bars along the axes.
+
+    Parameters
+    ----------
+    show_origin : bool
+        Widen the limits to include (0, 0) and mark it with thin cross-hair
+        lines x = 0 and y = 0 (default False: the limits fit the ellipses).
+        For differences (e.g. between sectors) the origin is "no
+        difference": the coverage ellipse excludes it when the joint F test
+        of L beta = 0 rejects at ``1 - level``; a shadow excludes 0 when
+        that single coefficient's t test rejects.
     """
     ax = _ax(ax)
     cov = geo.confidence_ellipse(fit, coefs, L, kind="coverage", level=level, ddf=ddf)
@@ -398,6 +409,8 @@ def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, level: float = 0
                  center=True)
     sh = sha.shadows()
     xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    if show_origin:
+        xlim, ylim = _include_zero(xlim), _include_zero(ylim)
     bar = {"color": "tab:red", "lw": 5, "solid_capstyle": "butt", "alpha": 0.7}
     ax.plot(sh.iloc[0][["lower", "upper"]].to_numpy(float), [ylim[0]] * 2, label=f"{100 * level:g}% intervals",
             **bar)
@@ -406,12 +419,25 @@ def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, level: float = 0
         ax.axvline(v, color="tab:red", lw=0.5, ls=":")
     for v in sh.iloc[1][["lower", "upper"]]:
         ax.axhline(v, color="tab:red", lw=0.5, ls=":")
+    if show_origin:
+        ax.axhline(0, color="black", lw=0.6)
+        ax.axvline(0, color="black", lw=0.6)
     ax.set_xlim(xlim)
     ax.set_ylim(ylim)
     ax.set_xlabel(cov.names[0])
     ax.set_ylabel(cov.names[1])
     ax.legend(fontsize=8)
     return ax
+
+
+def _include_zero(lim: tuple[float, float], pad: float = 0.05) -> tuple[float, float]:
+    """Axis limits widened to contain 0 with a margin of ``pad`` times the new range."""
+    lo, hi = float(lim[0]), float(lim[1])
+    if lo < 0 < hi:
+        return lo, hi
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    m = pad * (hi - lo)
+    return (lo - m, hi) if lo == 0.0 else (lo, hi + m)
 
 
 # ---------------------------------------------------------------------------

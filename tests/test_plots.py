@@ -567,3 +567,27 @@ def test_ranef3d_passes_equal_aspect(data):
     widths = [np.ptp(lim) for lim in (ax.get_xlim(), ax.get_ylim(), ax.get_zlim())]
     np.testing.assert_allclose(widths, widths[0], rtol=1e-12)
 
+
+def test_confidence_plot_can_show_the_origin(data):
+    from hlmlab.ols import lm
+
+    d = data.copy()
+    d["y"] = d["y"] + 40 + 10 * d["x"]  # intercept and slope far from 0
+    fit = lm("y ~ x", d)
+    ax = plots.confidence_plot(fit, ["(Intercept)", "x"])
+    assert not ax.get_xlim()[0] <= 0 <= ax.get_xlim()[1]  # default: the limits fit the ellipses
+    n_default = len(ax.get_lines())
+    plt.close("all")
+    ax = plots.confidence_plot(fit, ["(Intercept)", "x"], show_origin=True)
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    assert xlim[0] < 0 < xlim[1] and ylim[0] < 0 < ylim[1]
+    assert xlim[1] > fit.fixef["(Intercept)"] and ylim[1] > fit.fixef["x"]
+    lines = ax.get_lines()
+    assert len(lines) == n_default + 2
+    hline, vline = lines[-2], lines[-1]
+    assert list(hline.get_ydata()) == [0, 0] and list(vline.get_xdata()) == [0, 0]
+    assert hline.get_linewidth() < 1 and vline.get_linewidth() < 1
+    # the interval bars still sit on the (new) edges and are the Wald intervals
+    sha = geo.confidence_ellipse(fit, ["(Intercept)", "x"], kind="shadows")
+    np.testing.assert_allclose(lines[3].get_xdata(), sha.shadows().iloc[0][["lower", "upper"]].to_numpy(float))
+    assert lines[3].get_ydata()[0] == pytest.approx(ylim[0])
