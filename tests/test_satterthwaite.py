@@ -424,3 +424,77 @@ def test_non_finite_A_falls_back_to_the_pseudo_inverse():
                            vcov_varpar=np.full((4, 4), np.nan), fixef=fit.fixef)
     assert np.all(np.isfinite(satterthwaite_parts(fake).A))
     np.testing.assert_allclose(satterthwaite_df(fake, np.eye(2)).df, satterthwaite_df(fit, np.eye(2)).df, rtol=1e-4)
+
+
+# ---------------------------------------------------------------------------
+# the one-way model in closed form, and the two public paths to its DF
+# ---------------------------------------------------------------------------
+def _oneway_closed_form(y: pd.Series, g: pd.Series, phi: np.ndarray) -> tuple[float, np.ndarray]:
+    r"""Satterthwaite DF of the intercept of y_ij = mu + u_j + e_ij by REML, independently of hlmlab.
+
+    With s2 = sigma², t2 = (theta sigma)², lambda_j = s2 + n_j t2 and
+    w_j = n_j / lambda_j: C = Var(mu-hat) = 1 / sum_j w_j, and the REML
+    deviance is (up to a constant)
+
+        D = (N - J) log s2 + sum_j log lambda_j + log sum_j w_j
+            + S_within / s2 + sum_j w_j (ybar_j - mu-hat)²,
+
+    whose gradient in (s2, t2) is written out below (mu-hat is the GLS
+    estimate, so its own derivative drops out). The Hessian of D and the
+    gradient of C in phi = (theta, sigma) are complex-step derivatives of
+    these analytic expressions, exact to rounding. nu = 2 C² / (g'Ag),
+    A = 2 H^{-1}.
+    """
+    grp = y.groupby(g)
+    n = grp.size().to_numpy(float)
+    yb = grp.mean().to_numpy()
+    S = float(((y - grp.transform("mean")) ** 2).sum())
+    N, J = n.sum(), n.size
+
+    def pieces(p):
+        th, sg = p
+        s2, t2 = sg**2, th**2 * sg**2
+        lam = s2 + n * t2
+        w = n / lam
+        W = w.sum()
+        return s2, t2, lam, W, (w * yb).sum() / W
+
+    def grad(p):
+        th, sg = p
+        s2, t2, lam, W, mu = pieces(p)
+        r2 = (yb - mu) ** 2
+        d_s2 = (N - J) / s2 + (1 / lam).sum() - (n / lam**2).sum() / W - S / s2**2 - (n / lam**2 * r2).sum()
+        d_t2 = (n / lam).sum() - (n**2 / lam**2).sum() / W - (n**2 / lam**2 * r2).sum()
+        return np.array([d_t2 * 2 * th * sg**2, d_s2 * 2 * sg + d_t2 * 2 * th**2 * sg])
+
+    def C(p):
+        return 1 / pieces(p)[3]
+
+    h = 1e-30
+    E = np.eye(2)
+    H = np.array([np.imag(grad(phi + 1j * h * e)) / h for e in E])
+    gC = np.array([np.imag(C(phi + 1j * h * e)) / h for e in E])
+    A = 2 * np.linalg.inv((H + H.T) / 2)
+    return float(2 * C(phi) ** 2 / (gC @ A @ gC)), grad(phi)
+
+
+def test_oneway_hs_satterthwaite_closed_form_and_both_paths_agree():
+    """Reported: contrast_df gave 38.1128 and wald 38.1141 on this model. Both paths
+    now give the same number, equal to the closed form (38.11332)."""
+    hs = hl.load_data("hs")
+    f = hl.lme("mathach ~ 1", hs, random="~ 1 | school")
+    phi = np.asarray(f.varpar, float)
+    nu, grad = _oneway_closed_form(hs["mathach"], hs["school"], phi)
+    assert np.all(np.abs(grad) < 1e-6)  # the fit is at the REML optimum
+    rows, joint = f.contrast_df([[1.0]], ddf="satterthwaite")
+    w = hl.wald(f, "Intercept", ddf="satterthwaite")
+    assert rows[0] == pytest.approx(nu, rel=1e-8)
+    assert nu == pytest.approx(38.11332, abs=1e-5)
+    # the two public paths give the same number, bit for bit, in either order
+    assert w.estimate["DF"].iloc[0] == rows[0] == joint == w.den_df
+    f2 = hl.lme("mathach ~ 1", hs, random="~ 1 | school")
+    w2 = hl.wald(f2, "Intercept", ddf="satterthwaite").estimate["DF"].iloc[0]
+    assert w2 == f2.contrast_df([[1.0]], ddf="satterthwaite")[0][0] == rows[0]
+    # and the DF does not depend on the scale of L (nu is homogeneous of degree 0 in l)
+    assert f.contrast_df([[2.5]], ddf="satterthwaite")[0][0] == pytest.approx(rows[0], rel=1e-12)
+    assert f.contrast_df([[1e-3]], ddf="satterthwaite")[0][0] == pytest.approx(rows[0], rel=1e-12)
