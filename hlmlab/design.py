@@ -339,16 +339,133 @@ def aliased_columns(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[
     return [names[j] for j in bad]
 
 
+#: formulaic's spec, column names and a column-by-column plan, by formula and column types (see _plan_key)
+_PLANS: dict[tuple, tuple[Any, list[str], list | None]] = {}
+
+
+def _plan_key(formula: str, data: pd.DataFrame) -> tuple | None:
+    """What formulaic's design depends on besides the values: the formula, the types of the
+    columns it names, and for each categorical column its categories and the levels present.
+
+    None (formulaic every time) when a column the formula names is not numeric or
+    unordered categorical, or has a missing value.
+    """
+    parts: list[Any] = [formula]
+    for name in sorted(_variables(formula)):
+        if name not in data.columns:
+            continue
+        s = data[name]
+        dt = s.dtype
+        if isinstance(dt, pd.CategoricalDtype):
+            if dt.ordered:
+                return None
+            codes = s.cat.codes.to_numpy()
+            if len(codes) and codes.min() < 0:
+                return None
+            present = np.flatnonzero(np.bincount(codes, minlength=len(dt.categories)))
+            parts.append((name, "cat", tuple(str(c) for c in dt.categories), present.tobytes()))
+        elif pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt):
+            if dt.kind == "f" and np.isnan(s.to_numpy()).any():
+                return None
+            parts.append((name, str(dt)))
+        else:
+            return None
+    return tuple(parts)
+
+
+def _column_plan(spec: Any, colnames: list[str], data: pd.DataFrame) -> list | None:
+    """For each column of X: None (the intercept) or its factors, ("num", col) or ("ind", col, level code).
+
+    Read from formulaic's spec and column names (``ses:Sector[T.Public]``); None when a
+    term is anything else (a transform, a function, a name the plan cannot read).
+    """
+    from formulaic.parser.types.factor import Factor
+
+    plan: list = []
+    names = iter(colnames)
+    for t in spec.structure:
+        factors = list(t.term.factors)
+        for col in t.columns:
+            if col != next(names, None):
+                return None
+            if len(factors) == 1 and factors[0].eval_method == Factor.EvalMethod.LITERAL and factors[0].expr == "1":
+                plan.append(None)
+                continue
+            pieces = col.split(":")
+            if len(pieces) != len(factors):
+                return None
+            cols = []
+            for fac, piece in zip(factors, pieces):
+                if fac.eval_method != Factor.EvalMethod.LOOKUP or fac.expr not in data.columns:
+                    return None
+                s = data[fac.expr]
+                if isinstance(s.dtype, pd.CategoricalDtype):
+                    cats = [str(c) for c in s.dtype.categories]
+                    hits = [k for k, c in enumerate(cats) if piece in (f"{fac.expr}[T.{c}]", f"{fac.expr}[{c}]")]
+                    if len(hits) != 1:
+                        return None
+                    cols.append(("ind", fac.expr, hits[0]))
+                elif piece == fac.expr:
+                    cols.append(("num", fac.expr))
+                else:
+                    return None
+            plan.append(cols)
+    return plan
+
+
+def _planned_matrix(plan: list, data: pd.DataFrame) -> np.ndarray:
+    """X from a column plan: products of numeric columns and level indicators."""
+    X = np.empty((len(data), len(plan)), order="F")  # formulaic's layout (same sums, bit for bit)
+    codes: dict[str, np.ndarray] = {}
+    for j, cols in enumerate(plan):
+        if cols is None:
+            X[:, j] = 1.0
+            continue
+        for i, c in enumerate(cols):
+            if c[0] == "num":
+                v = data[c[1]].to_numpy(dtype=float)
+            else:
+                if c[1] not in codes:
+                    codes[c[1]] = data[c[1]].cat.codes.to_numpy()
+                v = (codes[c[1]] == c[2]).astype(float)
+            if i == 0:
+                X[:, j] = v
+            else:
+                X[:, j] *= v
+    return X
+
+
 def _fixed_matrices(f: Formula, formula: str, data: pd.DataFrame) -> tuple:
-    """y, X, the rows used, formulaic's spec and column names (fast path for large numeric designs)."""
-    if len(data) > FAST_PATH_ROWS and str(f.lhs) in data.columns:
+    """y, X, the rows used, formulaic's spec and column names.
+
+    Fast paths: large numeric designs are built column by column; a formula
+    seen before on columns of the same types (and, for factors, the same
+    categories and levels present) without missing values reuses formulaic's
+    spec and a column plan checked against formulaic's X the first time.
+    """
+    lhs_name = str(f.lhs)
+    if len(data) > FAST_PATH_ROWS and lhs_name in data.columns:
         head = _head_spec(Formula(str(f.rhs)), data)
-        y = data[str(f.lhs)].to_numpy(dtype=float)
+        y = data[lhs_name].to_numpy(dtype=float)
         if head is not None and not np.isnan(y).any():
             X = fast_model_matrix(head[0], data)
             if X is not None:
                 return y, X, np.ones(len(data), dtype=bool), head[0], head[1]
+    key = _plan_key(formula, data) if lhs_name in data.columns else None
+    if key is not None and key in _PLANS and _PLANS[key][2] is not None:
+        spec, colnames, plan = _PLANS[key]
+        y = data[lhs_name].to_numpy(dtype=float)
+        if not np.isnan(y).any():
+            return y, _planned_matrix(plan, data), np.ones(len(data), dtype=bool), spec, list(colnames)
     mm = model_matrix(f, data, context=FORMULA_CONTEXT, na_action="drop")
+    if key is not None and key not in _PLANS and mm.lhs.shape[1] == 1 and len(mm.rhs) == len(data):
+        spec, colnames = mm.rhs.model_spec, list(mm.rhs.columns)
+        plan = _column_plan(spec, colnames, data)
+        if plan is not None and not np.array_equal(_planned_matrix(plan, data), np.asarray(mm.rhs, dtype=float)):
+            plan = None
+        if len(_PLANS) >= 256:
+            _PLANS.clear()
+        _PLANS[key] = (spec, colnames, plan)
     lhs, rhs = mm.lhs, mm.rhs
     if lhs.shape[1] != 1:
         raise ValueError(

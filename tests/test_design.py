@@ -198,3 +198,29 @@ def test_group_summaries_of_a_factor_inside_a_formula_give_level_columns():
     np.testing.assert_allclose(d.X[:, 2], share)
     male = (hs["Sex"] == "Male").astype(float)
     np.testing.assert_allclose(d.X[:, 3], male - male.groupby(hs["school"]).transform("mean"))
+
+
+def test_formula_plans_reuse_formulaic_exactly():
+    # a formula seen before on columns of the same types reuses formulaic's spec and a column plan;
+    # X, names and rows must be formulaic's, and a change of levels must not reuse a plan
+    from formulaic import model_matrix as fm
+
+    from hlmlab.design import _PLANS, FORMULA_CONTEXT, fixed_design
+
+    hs = hl.load_data("hs")
+    for formula in ["mathach ~ ses * Sector", "mathach ~ Sector:ses + Minority", "mathach ~ ses:Sector - 1", "mathach ~ ses + I(ses**2)"]:
+        ref = fm(formula, hs, context=FORMULA_CONTEXT, na_action="drop").rhs
+        for _ in range(2):  # the second time from the plan
+            d = fixed_design(formula, hs)
+            np.testing.assert_array_equal(d.X, np.asarray(ref, dtype=float))
+            assert d.names == [hl.design.r_name(c) for c in ref.columns] and d.rows.all()
+    assert any(k[0] == "mathach ~ ses * Sector" and v[2] is not None for k, v in _PLANS.items())
+    sub = hs.copy()  # the other reference level
+    sub["Sector"] = sub["Sector"].cat.set_categories(["Public", "Catholic"])
+    d = fixed_design("mathach ~ ses * Sector", sub)
+    ref = fm("mathach ~ ses * Sector", sub.reset_index(drop=True), context=FORMULA_CONTEXT, na_action="drop").rhs
+    np.testing.assert_array_equal(d.X, np.asarray(ref, dtype=float))
+    assert d.names == [hl.design.r_name(c) for c in ref.columns]
+    withna = hs.copy()
+    withna.loc[3, "ses"] = np.nan
+    assert fixed_design("mathach ~ ses * Sector", withna).n_dropped == 1
