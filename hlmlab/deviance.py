@@ -49,7 +49,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.linalg
-from scipy.linalg.lapack import dpotrf as _dpotrf, dtrtri as _dtrtri
 
 __all__ = [
     "LevelStats",
@@ -65,7 +64,6 @@ __all__ = [
     "deviance_sigma",
     "deviance_and_gradient",
     "deviance_sigma_and_gradient",
-    "OneLevelCriterion",
     "Solution",
     "solve",
 ]
@@ -523,115 +521,6 @@ def deviance_and_gradient(stats: SufficientStats, theta: np.ndarray, reml: bool 
     rows, cols = _tril_colmajor(T.shape[0])
     grad = 2.0 * ((NB - (nu / f.pwrss) * ww) @ T)[rows, cols]
     return criterion(f, reml), grad
-
-
-class OneLevelCriterion:
-    """:func:`deviance` and :func:`deviance_and_gradient` for one level of random effects, in few numpy calls.
-
-    The same algebra with the group axis first, (m, q, q) and (m, q, p + 1),
-    so that each step is one stacked call (batched Cholesky, inverse and
-    matmul of the small blocks, one cross-product for the sum over groups)
-    instead of loops over the small dimensions. L_j has eigenvalues >= 1
-    (L_j L_j' = T'Z_j'Z_jT + I), so its explicit inverse is well conditioned.
-    Per-call overhead dominates for few groups, where this is several times
-    faster; for many groups the group-last layout of :func:`factorize` wins,
-    so :func:`hlmlab.lme.fit_model` uses this one up to ``MAX_GROUPS``.
-    """
-
-    #: largest number of groups for which this path is used
-    MAX_GROUPS = 300
-
-    def __init__(self, stats: SufficientStats, reml: bool = True):
-        if len(stats.levels) != 1:
-            raise NotImplementedError("one level of random effects only")
-        lev = stats.levels[0]
-        self.q, self.p, self.n = lev.q, stats.p, stats.n
-        self.reml = bool(reml)
-        self.nu = self.n - self.p if reml else self.n
-        self.ZtZ = np.ascontiguousarray(np.moveaxis(lev.ZtZ, 2, 0))  # (m, q, q)
-        self.ZtW = np.ascontiguousarray(np.moveaxis(lev.ZtW, 2, 0))  # (m, q, p + 1)
-        self.ZtZ_sum = lev.ZtZ.sum(axis=2)
-        self.WtW = stats.WtW
-        self.m = self.ZtZ.shape[0]
-        self.rows, self.cols = _tril_colmajor(self.q)
-        self.eye = np.eye(self.q)
-
-    def _factor(self, theta: np.ndarray):
-        q, p = self.q, self.p
-        T = np.zeros((q, q))
-        T[self.rows, self.cols] = theta
-        A = T.T @ self.ZtZ  # T'Z_j'Z_j, (m, q, q)
-        M = A @ T
-        # Cholesky L_j L_j' = M_j + I and L_j^-1, elementwise over the groups (q is small)
-        L = np.zeros_like(M)
-        Linv = np.zeros_like(M)
-        for j in range(q):
-            s = M[:, j, j] + 1.0
-            for k in range(j):
-                s = s - L[:, j, k] * L[:, j, k]
-            L[:, j, j] = np.sqrt(s)
-            for i in range(j + 1, q):
-                t = M[:, i, j]
-                for k in range(j):
-                    t = t - L[:, i, k] * L[:, j, k]
-                L[:, i, j] = t / L[:, j, j]
-        for i in range(q):
-            Linv[:, i, i] = 1.0 / L[:, i, i]
-            for j in range(i):
-                t = L[:, i, j] * Linv[:, j, j]
-                for k in range(j + 1, i):
-                    t = t + L[:, i, k] * Linv[:, k, j]
-                Linv[:, i, j] = -t * Linv[:, i, i]
-        Cw = Linv @ (T.T @ self.ZtW)  # (m, q, p + 1)
-        logdet = 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
-        C2 = Cw.reshape(self.m * q, p + 1)
-        F = self.WtW - C2.T @ C2
-        RF, info = _dpotrf(F, lower=0, clean=1)
-        if info != 0:  # not positive definite: the careful path (an exact fit, or X'V^-1X singular)
-            RF = _upper_cholesky(F)
-        return T, A, Linv, Cw, logdet, RF
-
-    def _value(self, logdet: float, RF: np.ndarray) -> float:
-        p, nu = self.p, self.nu
-        r2 = float(RF[p, p] ** 2)
-        if not np.isfinite(r2):
-            return np.inf
-        if r2 <= 0:
-            return -np.inf
-        val = logdet + nu * (1.0 + LOG_2PI + np.log(r2 / nu))
-        if self.reml and p:
-            val += 2.0 * float(np.log(np.abs(RF.diagonal()[:p])).sum())
-        return float(val)
-
-    def __call__(self, theta: np.ndarray) -> float:
-        """The profiled criterion at theta (as :func:`deviance`)."""
-        _, _, _, _, logdet, RF = self._factor(np.asarray(theta, dtype=float))
-        return self._value(logdet, RF)
-
-    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """The criterion and its exact gradient at theta (as :func:`deviance_and_gradient`)."""
-        theta = np.asarray(theta, dtype=float)
-        q, p = self.q, self.p
-        T, A, Linv, Cw, logdet, RF = self._factor(theta)
-        r2 = float(RF[p, p] ** 2)
-        if not np.isfinite(r2):
-            return np.inf, np.zeros(len(theta))
-        G = Linv @ A  # L_j^-1 T'Z_j'Z_j
-        H = self.ZtW - np.swapaxes(G, 1, 2) @ Cw  # Z_j'V_j^-1 [X_j y_j]
-        G2 = G.reshape(self.m * q, q)
-        NB = self.ZtZ_sum - G2.T @ G2
-        RFinv, info = _dtrtri(RF, lower=0)  # [[RX^-1, -RX^-1 RXy / r], [0, 1 / r]]
-        if info != 0 or not np.all(np.isfinite(RFinv)):
-            return self._value(logdet, RF), np.full(len(theta), np.nan)
-        RXinv = RFinv[:p, :p]
-        beta = RXinv @ RF[:p, p]
-        if self.reml and p:
-            U = H[:, :, :p] @ RXinv  # (m, q, p)
-            U2 = np.swapaxes(U, 1, 2).reshape(self.m * p, q)
-            NB -= U2.T @ U2
-        w = H @ np.r_[-beta, 1.0]  # (m, q)
-        grad = 2.0 * ((NB - (self.nu / r2) * (w.T @ w)) @ T)[self.rows, self.cols]
-        return self._value(logdet, RF), grad
 
 
 def _gradient_parts(stats: SufficientStats, theta: np.ndarray, reml: bool):

@@ -34,7 +34,6 @@ from .design import (
     random_variables,
 )
 from .deviance import (
-    OneLevelCriterion,
     SufficientStats,
     deviance,
     deviance_and_gradient,
@@ -119,10 +118,7 @@ def fit_model(model: LmeModel) -> LmeFit:
         return deviance(stats, theta, reml)
 
     fun_grad = None
-    if len(stats.levels) == 1 and stats.levels[0].ZtZ.shape[2] <= OneLevelCriterion.MAX_GROUPS:
-        one = OneLevelCriterion(stats, reml)  # the same criterion in fewer numpy calls (few groups)
-        crit, fun_grad = one, one.value_and_gradient
-    elif len(stats.levels) == 1:
+    if len(stats.levels) == 1:
 
         def fun_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return deviance_and_gradient(stats, theta, reml)

@@ -481,21 +481,6 @@ def test_optimizer_flags_a_boundary_optimum_and_refuses_no_checks():
     assert not res.singular and res.theta[0] == pytest.approx(0.2, abs=1e-6)
 
 
-@pytest.mark.parametrize("method", ["REML", "ML"])
-def test_one_level_criterion_matches_the_general_one(method):
-    from hlmlab.deviance import OneLevelCriterion, deviance, deviance_and_gradient
-    from hlmlab.lme import build_model
-
-    m = build_model("mathach ~ ses * Sector", hl.load_data("hs"), "~ 1 + ses | school", method)
-    one = OneLevelCriterion(m.stats, m.reml)
-    rng = np.random.default_rng(3)
-    for th in [np.array([0.3, 0.03, 0.05]), np.array([1.0, 0.0, 1.0]), np.array([0.3, 0.05, 0.0]), rng.normal(size=3)]:
-        val, g = deviance_and_gradient(m.stats, th, m.reml)
-        val1, g1 = one.value_and_gradient(th)
-        assert val1 == pytest.approx(val, rel=1e-13) and one(th) == pytest.approx(val, rel=1e-13)
-        np.testing.assert_allclose(g1, g, rtol=1e-9, atol=1e-9 * np.max(np.abs(g)))
-
-
 def test_fast_paths_reach_the_same_optimum_as_the_full_search():
     # stage 1 ending inside (hs) skips the bounded stage; a boundary (hsfull) is confirmed by the
     # gradient one step inward instead of Powell; both must give the answer of the full search
