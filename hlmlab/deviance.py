@@ -426,7 +426,7 @@ def factorize(stats: SufficientStats, theta: np.ndarray) -> PLSFactor:
                 Paa, Paw = Pu[q:, q:], Pw[q:]
         L = batch_cholesky(Muu)
         Cw = batch_forward(L, Muw)
-        logdet += 2.0 * float(sum(np.sum(np.log(L[i, i])) for i in range(q)))
+        logdet += 2.0 * float(sum(np.log(L[i, i]).sum() for i in range(q)))
         for i in range(q):
             FW -= Cw[i] @ Cw[i].T
         if Mua is not None:
@@ -540,7 +540,10 @@ def _gradient_parts(stats: SufficientStats, theta: np.ndarray, reml: bool):
         RXinv = solve_upper(f.RX, np.eye(p))
         U = np.einsum("qpm,pk->qkm", H[:, :p, :], RXinv)
         NB -= sum(U[:, k, :] @ U[:, k, :].T for k in range(p))
-    w = np.tensordot(np.r_[-f.beta, 1.0], H, axes=(0, 1))  # (q, m)
+    bw = np.empty(p + 1)
+    bw[:p] = -f.beta
+    bw[p] = 1.0
+    w = np.tensordot(bw, H, axes=(0, 1))  # (q, m)
     return f, NB, w @ w.T, T
 
 
