@@ -178,6 +178,9 @@ def _strict(build: Any) -> Any:
 def _positional(data: Any, what: str = "data") -> pd.DataFrame:
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    idx = data.index
+    if isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1:
+        return data  # already positional (read only here): no copy
     return data.reset_index(drop=True)
 
 

@@ -27,6 +27,7 @@ from .design import (
     FixedDesign,
     RandomLevel,
     RandomTerm,
+    _positional,
     check_groups,
     fixed_design,
     parse_random,
@@ -97,7 +98,7 @@ def build_model(
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     terms = parse_random(random)
-    positional = data.reset_index(drop=True)
+    positional = _positional(data)
     groups, zcols = random_variables(terms, positional)
     check_groups(groups, positional)
     keep = positional[zcols].notna().all(axis=1).to_numpy() if zcols else None
