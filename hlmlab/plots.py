@@ -941,6 +941,13 @@ def shrinkage_beta(
 def _reference_grid(fit: Any, x: str, by: str | Sequence[str] | None, n: int = 50) -> pd.DataFrame:
     """x over its observed range crossed with the levels of ``by``; other numerics at
     their mean, other factors at their first level."""
+    formula = str(getattr(fit, "fixed", None) or getattr(fit, "formula", ""))
+    if "cvar(" in formula or "dvar(" in formula:
+        raise ValueError(
+            f"the model {formula!r} computes group summaries inside its formula (cvar/dvar); on a "
+            "default grid they would be recomputed from the grid's own rows, not the groups' data. "
+            "Put the group mean in the data as a column, refit with it, and pass grid= explicitly"
+        )
     used = _used_data(fit)
     byl = [] if by is None else ([by] if isinstance(by, str) else list(by))
     _need(used, x, *byl)
@@ -1115,7 +1122,7 @@ def qq_residuals(fit: Any, level: int | None = None, type: str = "pearson", by: 
                  ax: plt.Axes | None = None) -> plt.Axes:
     """Normal quantile plot of the fit's residuals (level-1 for an lme fit), optionally by a factor."""
     r = _resid(fit, level, type)
-    groups = None if by is None else _used_data(fit)[by].to_numpy()
+    groups = None if by is None else _used_data(fit)[by].reset_index(drop=True)
     ax = qq_plot(r, groups, ax=ax, label=f"{type} residual")
     ax.set_title("residuals", fontsize=10)
     return ax
@@ -1159,7 +1166,7 @@ def residuals_fitted(fit: Any, level: int | None = None, by: str | None = None, 
     """
     f = np.asarray(_fitted(fit, level), float)
     r = np.asarray(_resid(fit, level), float)
-    return _scatter_smooth(f, r, None if by is None else _used_data(fit)[by].to_numpy(), frac, ax,
+    return _scatter_smooth(f, r, None if by is None else _used_data(fit)[by].reset_index(drop=True), frac, ax,
                            "fitted", "residual", zero=True)
 
 
@@ -1173,7 +1180,7 @@ def scale_location(fit: Any, level: int | None = None, by: str | None = None, fr
     """
     f = np.asarray(_fitted(fit, level), float)
     r = np.asarray(_resid(fit, level, "pearson"), float)
-    return _scatter_smooth(f, np.sqrt(np.abs(r)), None if by is None else _used_data(fit)[by].to_numpy(),
+    return _scatter_smooth(f, np.sqrt(np.abs(r)), None if by is None else _used_data(fit)[by].reset_index(drop=True),
                            frac, ax, "fitted", "√|standardized residual|", zero=False)
 
 

@@ -591,3 +591,26 @@ def test_confidence_plot_can_show_the_origin(data):
     sha = geo.confidence_ellipse(fit, ["(Intercept)", "x"], kind="shadows")
     np.testing.assert_allclose(lines[3].get_xdata(), sha.shadows().iloc[0][["lower", "upper"]].to_numpy(float))
     assert lines[3].get_ydata()[0] == pytest.approx(ylim[0])
+
+
+def test_default_grid_refuses_a_model_with_group_summaries_in_its_formula():
+    import hlmlab as hl
+
+    hs = hl.load_data("hs")
+    fit = hl.lm("mathach ~ ses + cvar(ses, school)", hs)
+    with pytest.raises(ValueError, match="cvar/dvar"):
+        plots.effect_plot(fit, "ses")
+    plt.close("all")
+
+
+def test_residual_plots_keep_the_category_order_in_the_legend():
+    import hlmlab as hl
+
+    hs = hl.load_data("hs")
+    hs["third"] = pd.Categorical(
+        pd.qcut(hs["ses"], 3, labels=["low", "middle", "high"]).astype(str), categories=["low", "middle", "high"]
+    )
+    fit = hl.lm("mathach ~ ses", hs)
+    ax = plots.scale_location(fit, by="third")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["low", "middle", "high"]
+    plt.close("all")
