@@ -20,3 +20,15 @@ def hs():
 @pytest.fixture
 def hs1():
     return hlmlab.load_data("hs1")
+
+
+@pytest.fixture(scope="module")
+def hsm():
+    """The hs data, shared by the tests of one module that do not change it."""
+    return hlmlab.load_data("hs")
+
+
+@pytest.fixture(scope="module")
+def pooled(hsm):
+    """The notes' pooled OLS fit, mathach ~ ses * Sector on hs."""
+    return hlmlab.lm("mathach ~ ses * Sector", hsm)

@@ -17,16 +17,6 @@ REF = json.loads((Path(__file__).parent / "reference" / "r_reference.json").read
 CATS = ["Catholic", "Public"]
 
 
-@pytest.fixture(scope="module")
-def hsm():
-    return hl.load_data("hs")
-
-
-@pytest.fixture(scope="module")
-def pooled(hsm):
-    return lm("mathach ~ ses * Sector", hsm)
-
-
 @dataclass
 class StandIn:
     """A tiny fit honouring the contract, with chosen DFs and variance components."""

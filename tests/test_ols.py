@@ -13,16 +13,6 @@ REF = json.loads((Path(__file__).parent / "reference" / "r_reference.json").read
 R_OLS = next(c for c in REF["cases"] if c["name"] == "hs_ols_ses_sector")["lm"]
 
 
-@pytest.fixture(scope="module")
-def hsm():
-    return hl.load_data("hs")
-
-
-@pytest.fixture(scope="module")
-def pooled(hsm):
-    return lm("mathach ~ ses * Sector", hsm)
-
-
 # ---------------------------------------------------------------------------
 # the notes' numbers (data-facts.md)
 # ---------------------------------------------------------------------------
