@@ -14,7 +14,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -m pip install --quiet -e ".[book,test,data]" 2>&1 | grep -v "^WARNING: Location"; test $${PIPESTATUS[0]:-0} -eq 0
+	$(BIN)/python -m pip install --quiet -e ".[book,test]" 2>&1 | grep -v "^WARNING: Location"; test $${PIPESTATUS[0]:-0} -eq 0
 	$(BIN)/python -c "import hlmlab, jupyter_book, nbval"
 	touch $(STAMP)
 
@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_lme.py
 
 data-check: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[data]" 2>&1 | grep -v "^WARNING: Location" || true
 	$(BIN)/python data/build_hsb.py --check
 
 clean:
