@@ -19,23 +19,18 @@ REF_PATH = Path(__file__).parent / "reference" / "r_reference.json"
 
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def hs_data():
-    return hl.load_data("hs")
-
-
-@pytest.fixture(scope="module")
 def hs1_data():
     return hl.load_data("hs1")
 
 
 @pytest.fixture(scope="module")
-def oneway(hs_data):
-    return hl.lme("mathach ~ 1", hs_data, "~ 1 | school", data_name="hs")
+def oneway(hsm):
+    return hl.lme("mathach ~ 1", hsm, "~ 1 | school", data_name="hs")
 
 
 @pytest.fixture(scope="module")
-def slopes(hs_data):
-    return hl.lme("mathach ~ ses * Sector", hs_data, "~ 1 + ses | school", data_name="hs")
+def slopes(hsm):
+    return hl.lme("mathach ~ ses * Sector", hsm, "~ 1 + ses | school", data_name="hs")
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +72,8 @@ def test_oneway_blups_and_school_lines(oneway, school, blup, line):
     assert oneway.coef().loc[school, "(Intercept)"] == pytest.approx(line, abs=5e-6)
 
 
-def test_blup_shrinks_school_8854_towards_the_mean(oneway, hs_data):
-    raw = hs_data.loc[hs_data["school"] == 8854, "mathach"]
+def test_blup_shrinks_school_8854_towards_the_mean(oneway, hsm):
+    raw = hsm.loc[hsm["school"] == 8854, "mathach"]
     assert len(raw) == 32 and raw.mean() == pytest.approx(4.239781, abs=5e-7)
     assert raw.mean() < oneway.coef().loc[8854, "(Intercept)"] < oneway.fixef["(Intercept)"]
 
@@ -157,8 +152,8 @@ def test_lab1_example2_random_intercept_and_lrts(hs1_data):
 
 
 # --------------------------------------------------------------------------- invariances
-def test_row_order_does_not_matter(hs_data, slopes):
-    shuffled = hs_data.sample(frac=1, random_state=7)
+def test_row_order_does_not_matter(hsm, slopes):
+    shuffled = hsm.sample(frac=1, random_state=7)
     fit = hl.lme("mathach ~ ses * Sector", shuffled, "~ 1 + ses | school")
     assert fit.loglik == pytest.approx(slopes.loglik, abs=1e-8)
     np.testing.assert_allclose(fit.fixef, slopes.fixef, rtol=1e-7)
@@ -168,16 +163,16 @@ def test_row_order_does_not_matter(hs_data, slopes):
     np.testing.assert_allclose(fit.fitted().sort_index(), slopes.fitted().sort_index(), rtol=1e-8)
 
 
-def test_relabelling_groups_does_not_matter(hs_data, slopes):
-    relabelled = hs_data.assign(school=("s" + (10000 - hs_data["school"]).astype(str)))
+def test_relabelling_groups_does_not_matter(hsm, slopes):
+    relabelled = hsm.assign(school=("s" + (10000 - hsm["school"]).astype(str)))
     fit = hl.lme("mathach ~ ses * Sector", relabelled, "~ 1 + ses | school")
     assert fit.loglik == pytest.approx(slopes.loglik, abs=1e-8)
     np.testing.assert_allclose(fit.fixef, slopes.fixef, rtol=1e-7)
     assert fit.ranef().loc["s4238", "ses"] == pytest.approx(slopes.ranef().loc[5762, "ses"], rel=1e-6)
 
 
-def test_rescaling_a_predictor_rescales_its_coefficient(hs_data, slopes):
-    h = hs_data.assign(ses10=10 * hs_data["ses"])
+def test_rescaling_a_predictor_rescales_its_coefficient(hsm, slopes):
+    h = hsm.assign(ses10=10 * hsm["ses"])
     fit = hl.lme("mathach ~ ses10 * Sector", h, "~ 1 + ses10 | school")
     assert fit.fixef["ses10"] == pytest.approx(slopes.fixef["ses"] / 10, rel=1e-6)
     assert fit.se["ses10"] == pytest.approx(slopes.se["ses"] / 10, rel=1e-6)
@@ -192,15 +187,15 @@ def test_rescaling_a_predictor_rescales_its_coefficient(hs_data, slopes):
 
 
 # --------------------------------------------------------------------------- the contract
-def test_results_contract(slopes, hs_data):
+def test_results_contract(slopes, hsm):
     assert slopes.nobs == 1977 and slopes.ngroups == 40 and slopes.method == "REML"
     assert slopes.npar == 4 + 3 + 1
     assert slopes.vcov.shape == (4, 4) and list(slopes.vcov.index) == list(slopes.fixef.index)
     G = slopes.G
     assert list(G.index) == ["(Intercept)", "ses"] and np.allclose(G, G.T)
-    assert slopes.design.model_matrix(hs_data.head(3)).shape == (3, 4)
+    assert slopes.design.model_matrix(hsm.head(3)).shape == (3, 4)
     r = slopes.residuals()
-    np.testing.assert_allclose(r + slopes.fitted(), hs_data["mathach"])
+    np.testing.assert_allclose(r + slopes.fitted(), hsm["mathach"])
     np.testing.assert_allclose(slopes.residuals(type="pearson"), r / slopes.sigma)
     np.testing.assert_allclose(slopes.fitted(0), slopes.design.X @ slopes.fixef.to_numpy())
     coef = slopes.coef()
@@ -215,14 +210,14 @@ def test_ranef_conditional_variances_match_lme4(fitc):
         np.testing.assert_allclose(cv[labels.index(int(school))], m["values"], rtol=1e-4)
 
 
-def test_predict_level0_with_se_and_level1(slopes, hs_data):
+def test_predict_level0_with_se_and_level1(slopes, hsm):
     new = pd.DataFrame({"ses": [0.0, 1.0], "Sector": pd.Categorical(["Public", "Public"], categories=["Catholic", "Public"])})
     p = slopes.predict(new, level=0, se=True)
     b, V = slopes.fixef.to_numpy(), slopes.vcov.to_numpy()
     x = np.array([1, 1, 1, 1.0])
     assert p["fit"].iloc[1] == pytest.approx(x @ b)
     assert p["se"].iloc[1] == pytest.approx(np.sqrt(x @ V @ x))
-    rows = hs_data.head(5)
+    rows = hsm.head(5)
     np.testing.assert_allclose(slopes.predict(rows, level=1), slopes.fitted(1).head(5))
     unknown = rows.assign(school=1)
     assert slopes.predict(unknown, level=1).isna().all()
@@ -254,11 +249,11 @@ def test_satterthwaite_hooks(fitc):
     assert A.shape == (4, 4) and np.all(np.linalg.eigvalsh(A) > 0)
 
 
-def test_simulate_and_refit(slopes, hs_data):
+def test_simulate_and_refit(slopes, hsm):
     Y = slopes.simulate(3, seed=1)
     assert Y.shape == (1977, 3)
     assert np.array_equal(Y, slopes.simulate(3, seed=1))
-    d = hs_data.assign(mathach=Y[:, 0])
+    d = hsm.assign(mathach=Y[:, 0])
     f = slopes.refit(data=d)
     assert f.fixef.index.equals(slopes.fixef.index) and f.loglik != slopes.loglik
     ml = slopes.refit(method="ML")
@@ -277,8 +272,8 @@ def test_summary_prints_like_nlme(slopes):
 
 
 # --------------------------------------------------------------------------- missing values and bad input
-def test_missing_values_are_dropped_counted_and_aligned(hs_data):
-    h = hs_data.copy()
+def test_missing_values_are_dropped_counted_and_aligned(hsm):
+    h = hsm.copy()
     h.loc[[3, 50], "ses"] = np.nan
     h.loc[7, "mathach"] = np.nan
     fit = hl.lme("mathach ~ ses", h, "~ 1 | school")
@@ -287,25 +282,25 @@ def test_missing_values_are_dropped_counted_and_aligned(hs_data):
     np.testing.assert_allclose(fit.residuals() + fit.fitted(), h["mathach"].drop([3, 7, 50]))
     assert "3 rows with missing values dropped" in repr(fit.summary())
     # a missing value in a random-slope variable drops the row too
-    h2 = hs_data.assign(z=hs_data["ses"].where(hs_data.index != 10))
+    h2 = hsm.assign(z=hsm["ses"].where(hsm.index != 10))
     assert hl.lme("mathach ~ ses", h2, "~ 1 + z | school").n_dropped == 1
 
 
-def test_bad_input_is_reported_clearly(hs_data):
+def test_bad_input_is_reported_clearly(hsm):
     with pytest.raises(KeyError, match="nosuch"):
-        hl.lme("mathach ~ nosuch", hs_data, "~ 1 | school")
+        hl.lme("mathach ~ nosuch", hsm, "~ 1 | school")
     with pytest.raises(KeyError, match="grouping factor 'nogroup'"):
-        hl.lme("mathach ~ ses", hs_data, "~ 1 | nogroup")
+        hl.lme("mathach ~ ses", hsm, "~ 1 | nogroup")
     with pytest.raises(ValueError, match="not numeric"):
-        hl.lme("Sex ~ ses", hs_data, "~ 1 | school")
+        hl.lme("Sex ~ ses", hsm, "~ 1 | school")
     with pytest.raises(ValueError, match=r"aliased"):
-        hl.lme("mathach ~ ses + Sector + cvar(Sector, school)", hs_data.assign(Sector=(hs_data["Sector"] == "Public") * 1.0), "~ 1 | school")
-    h = hs_data.assign(school=hs_data["school"].astype(float))
+        hl.lme("mathach ~ ses + Sector + cvar(Sector, school)", hsm.assign(Sector=(hsm["Sector"] == "Public") * 1.0), "~ 1 | school")
+    h = hsm.assign(school=hsm["school"].astype(float))
     h.loc[5, "school"] = np.nan
     with pytest.raises(ValueError, match="grouping factor 'school' has 1 missing"):
         hl.lme("mathach ~ ses", h, "~ 1 | school")
     with pytest.raises(ValueError, match="method"):
-        hl.lme("mathach ~ ses", hs_data, "~ 1 | school", method="GLS")
+        hl.lme("mathach ~ ses", hsm, "~ 1 | school", method="GLS")
     tiny = pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 6], "x": [0.0, 1, 0, 1, 0, 1], "g": [1, 1, 2, 2, 3, 3]})
     with pytest.raises(ValueError, match="too many random effects"):
         hl.lme("y ~ x", tiny, "~ 1 + x | g")
