@@ -46,6 +46,7 @@ from scipy import stats
 from . import geometry as geo
 
 __all__ = [
+    "SECTOR_COLORS",
     "smooth",
     "quantile_plots",
     "trellis",
@@ -98,10 +99,17 @@ def _levels(s: pd.Series) -> list:
 
 
 LEVEL_COLORS = ["tab:blue", "tab:red", "tab:cyan", "tab:pink", "tab:olive", "tab:brown", "tab:gray"]
+#: The book's one colouring of the school sector, used by every plot and chapter.
+SECTOR_COLORS = {"Catholic": "tab:blue", "Public": "tab:red"}
 
 
 def _palette(levels: Sequence, palette: Any = None) -> dict:
-    """Colours for the levels of a factor (kept apart from the methods' colours)."""
+    """Colours for the levels of a factor (kept apart from the methods' colours).
+
+    The sector's levels always get :data:`SECTOR_COLORS`, whatever their order.
+    """
+    if palette is None and set(levels) <= set(SECTOR_COLORS):
+        return {lev: SECTOR_COLORS[lev] for lev in levels}
     if palette is None and len(levels) <= len(LEVEL_COLORS):
         return dict(zip(levels, LEVEL_COLORS))
     cols = sns.color_palette(palette or "husl", len(levels))
