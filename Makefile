@@ -6,23 +6,51 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements-lock.txt
+# Wall-clock limits for whole runs; a stuck cell fails long before these (see README).
+BOOK_TIMEOUT ?= 2400
+TEST_TIMEOUT ?= 2400
+# The notebook and cell being executed, for a person who wonders where a run is.
+PROGRESS_FILE := $(CURDIR)/_build/executing.txt
 
-.PHONY: book test setup unit notebooks execute bench data-check clean
+.PHONY: book test setup unit notebooks execute lint bench data-check lock stress clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The environment is the lock file, exactly: the versions that made the
+# stored outputs. Any failed step stops make.
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	$(BIN)/python -m pip install --quiet -e ".[book,test]" 2>&1 | grep -v "^WARNING: Location"; test $${PIPESTATUS[0]:-0} -eq 0
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
 	$(BIN)/python -c "import hlmlab, jupyter_book, nbval"
 	touch $(STAMP)
 
+# Rewrite the lock from the ranges in pyproject.toml (then re-execute the
+# notebooks and commit both).
+lock:
+	rm -rf $(VENV)-lock
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)-lock/bin/python -m pip install --quiet ".[book,test]"
+	{ echo "# The exact environment of the book, its tests and Binder: made by 'make lock'"; \
+	  echo "# from pyproject.toml. The stored outputs of the notebooks were made with it."; \
+	  $(VENV)-lock/bin/python -m pip freeze --exclude-editable | grep -v '^hlmlab'; } > $(LOCK)
+	rm -rf $(VENV)-lock
+
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going --all
+	@mkdir -p _build
+	@set -o pipefail; NBGUARD_PROGRESS_FILE=$(PROGRESS_FILE) \
+	  timeout -k 30 $(BOOK_TIMEOUT) $(BIN)/jupyter-book build . -W -n --keep-going --all 2>&1 | tee _build/book.log; \
+	  rc=$$?; if [ $$rc -eq 124 ]; then \
+	    echo "make book: STOPPED after $(BOOK_TIMEOUT) s while building the book; last started:"; \
+	    cat $(PROGRESS_FILE) 2>/dev/null || tail -n 5 _build/book.log; fi; exit $$rc
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	@set -o pipefail; timeout -k 30 $(TEST_TIMEOUT) $(BIN)/python -m pytest; \
+	  rc=$$?; if [ $$rc -eq 124 ]; then echo "make test: STOPPED after $(TEST_TIMEOUT) s (pytest)"; fi; exit $$rc
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests
@@ -30,19 +58,25 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m pytest book labs
 
+lint: $(STAMP)
+	$(BIN)/ruff check hlmlab tests tools benchmarks
+	$(BIN)/ruff format --check hlmlab tests tools benchmarks
+
 # Re-execute every notebook in place and store its outputs (run after a change
 # to hlmlab alters what a cell prints; commit the result).
 execute: $(STAMP)
-	for nb in book/*.ipynb labs/*.ipynb; do [ -e "$$nb" ] || continue; \
-	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=900 "$$nb" || exit 1; done
+	NBGUARD_PROGRESS_FILE=$(PROGRESS_FILE) $(BIN)/python tools/nbguard.py --inplace book/*.ipynb labs/*.ipynb
+
+# Execute every notebook many times and report times and any hang (by hand, not in CI).
+stress: $(STAMP)
+	$(BIN)/python benchmarks/stress_execute.py
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[bench]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_lme.py
 
 data-check: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[data]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -m pip install --quiet -e ".[data]"
 	$(BIN)/python data/build_hsb.py --check
 
 clean:

@@ -32,3 +32,8 @@ def hsm():
 def pooled(hsm):
     """The notes' pooled OLS fit, mathach ~ ses * Sector on hs."""
     return hlmlab.lm("mathach ~ ses * Sector", hsm)
+
+
+# tests/notebooks/ holds notebooks the tests execute on purpose (one sleeps past
+# every timeout); they are not book pages for nbval to check.
+collect_ignore_glob = ["notebooks/*.ipynb"]
