@@ -14,6 +14,7 @@ TEST_TIMEOUT ?= 2400
 PROGRESS_FILE := $(CURDIR)/_build/executing.txt
 
 .PHONY: book test setup unit notebooks execute lint bench data-check lock stress clean
+.PHONY: check-site student
 
 setup: $(STAMP)
 
@@ -78,6 +79,23 @@ bench: $(STAMP)
 data-check: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[data]"
 	$(BIN)/python data/build_hsb.py --check
+
+# Open every page of the built site (make book first) in headless Chromium,
+# network off: fails on JavaScript errors, missing images, raw math, error
+# outputs, undrawn widgets, broken links, requests to other hosts, a slow home
+# page or a page over 5 MB. Screenshots for a person in _build/screenshots/.
+check-site: $(STAMP)
+	@command -v chromium >/dev/null || { echo "make check-site: installing Debian's chromium"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	$(BIN)/python tools/check_site.py --site _build/html --screenshots _build/screenshots
+
+# Solution-free copies of every chapter and lab in dist/student/, then each
+# copy run from top to bottom.
+student: $(STAMP)
+	rm -rf dist/student
+	$(BIN)/python tools/student_copies.py --out dist/student
+	$(BIN)/python tools/nbguard.py $$(find dist/student -name '*.ipynb' | sort)
 
 clean:
 	rm -rf _build
