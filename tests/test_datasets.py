@@ -80,7 +80,7 @@ def test_unknown_name_lists_the_known_names():
 def test_checksums_in_the_data_readme():
     readme = (ROOT / "data" / "README.md").read_text()
     for f in ("hsb_students.csv", "hsb_schools.csv"):
-        digest = hashlib.sha256((ROOT / "data" / f).read_bytes()).hexdigest()
+        digest = hashlib.sha256((ROOT / "hlmlab" / "multilevel" / "data" / f).read_bytes()).hexdigest()
         assert digest in readme, f"checksum of {f} is not the one documented"
 
 

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import hlmlab as hl
-from hlmlab.design import aliased_columns, fixed_design, parse_random, r_name, random_design
+from hlmlab.formula.design import aliased_columns, fixed_design, parse_random, r_name, random_design
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_too_many_random_effects_is_an_error():
 
 
 def test_fast_path_for_large_numeric_designs_gives_formulaics_numbers():
-    from hlmlab import design
+    from hlmlab.formula import design
 
     rng = np.random.default_rng(3)
     n = design.FAST_PATH_ROWS + 500
@@ -173,7 +173,7 @@ def test_single_threaded_blas_restores_the_thread_count():
 def test_simple_random_terms_match_formulaic(hs, lhs):
     from formulaic import model_matrix
 
-    from hlmlab.design import FORMULA_CONTEXT, r_name
+    from hlmlab.formula.design import FORMULA_CONTEXT, r_name
 
     (lev,) = random_design(parse_random(f"~ {lhs} | school"), hs)
     mm = model_matrix(f"~ {lhs}", hs, context=FORMULA_CONTEXT)
@@ -205,7 +205,7 @@ def test_formula_plans_reuse_formulaic_exactly():
     # X, names and rows must be formulaic's, and a change of levels must not reuse a plan
     from formulaic import model_matrix as fm
 
-    from hlmlab.design import _PLANS, FORMULA_CONTEXT, fixed_design
+    from hlmlab.formula.design import _PLANS, FORMULA_CONTEXT, fixed_design
 
     hs = hl.load_data("hs")
     for formula in ["mathach ~ ses * Sector", "mathach ~ Sector:ses + Minority", "mathach ~ ses:Sector - 1", "mathach ~ ses + I(ses**2)"]:
@@ -213,14 +213,14 @@ def test_formula_plans_reuse_formulaic_exactly():
         for _ in range(2):  # the second time from the plan
             d = fixed_design(formula, hs)
             np.testing.assert_array_equal(d.X, np.asarray(ref, dtype=float))
-            assert d.names == [hl.design.r_name(c) for c in ref.columns] and d.rows.all()
+            assert d.names == [r_name(c) for c in ref.columns] and d.rows.all()
     assert any(k[0] == "mathach ~ ses * Sector" and v[2] is not None for k, v in _PLANS.items())
     sub = hs.copy()  # the other reference level
     sub["Sector"] = sub["Sector"].cat.set_categories(["Public", "Catholic"])
     d = fixed_design("mathach ~ ses * Sector", sub)
     ref = fm("mathach ~ ses * Sector", sub.reset_index(drop=True), context=FORMULA_CONTEXT, na_action="drop").rhs
     np.testing.assert_array_equal(d.X, np.asarray(ref, dtype=float))
-    assert d.names == [hl.design.r_name(c) for c in ref.columns]
+    assert d.names == [r_name(c) for c in ref.columns]
     withna = hs.copy()
     withna.loc[3, "ses"] = np.nan
     assert fixed_design("mathach ~ ses * Sector", withna).n_dropped == 1

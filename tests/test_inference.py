@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 import hlmlab as hl
-from hlmlab.inference import (
+from hlmlab.inference.inference import (
     anova, as_L, dropone, glh, ldiff, lgrid, lrows, pairwise, r2_multilevel, simulate_lrt, wald,
 )
-from hlmlab.ols import lm
+from hlmlab.ols.fit import lm
 
 REF = json.loads((Path(__file__).parent / "reference" / "r_reference.json").read_text())
 CATS = ["Catholic", "Public"]

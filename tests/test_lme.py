@@ -426,7 +426,7 @@ def test_oneway_blups_of_all_schools_match_nlme(oneway):
 
 
 def test_contrast_df_missing_plugin_is_not_implemented(slopes, monkeypatch):
-    from hlmlab import ddf
+    from hlmlab.ddf import nlme as ddf
 
     monkeypatch.setitem(ddf.PLUGINS, "fancy", ("hlmlab.no_such_module", "f"))
     with pytest.raises(NotImplementedError, match="fancy"):
@@ -465,7 +465,7 @@ def test_ranef_se_and_groups(slopes):
 
 
 def test_optimizer_flags_a_boundary_optimum_and_refuses_no_checks():
-    from hlmlab.optimize import minimize_theta
+    from hlmlab.lmm.optimize import minimize_theta
 
     res = minimize_theta(lambda t: (t[0] + 1) ** 2 + (t[1] - 0.5) ** 2 + 3 * (t[2] - 2) ** 2, np.ones(3), np.array([0, -np.inf, 0]))
     assert res.singular and res.converged
@@ -479,9 +479,9 @@ def test_optimizer_flags_a_boundary_optimum_and_refuses_no_checks():
 def test_fast_paths_reach_the_same_optimum_as_the_full_search():
     # stage 1 ending inside (hs) skips the bounded stage; a boundary (hsfull) is confirmed by the
     # gradient one step inward instead of Powell; both must give the answer of the full search
-    from hlmlab import optimize as opt
-    from hlmlab.deviance import deviance, deviance_and_gradient, theta_lower, theta_start
-    from hlmlab.lme import build_model
+    from hlmlab.lmm import optimize as opt
+    from hlmlab.lmm.deviance import deviance, deviance_and_gradient, theta_lower, theta_start
+    from hlmlab.lmm.lme import build_model
 
     for name, singular in (("hs", False), ("hsfull", True)):
         m = build_model("mathach ~ ses * Sector", hl.load_data(name), "~ 1 + ses | school")

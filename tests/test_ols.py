@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import hlmlab as hl
-from hlmlab.ols import OlsFit, lm, lmlist
+from hlmlab.ols.fit import OlsFit, lm, lmlist
 
 REF = json.loads((Path(__file__).parent / "reference" / "r_reference.json").read_text())
 R_OLS = next(c for c in REF["cases"] if c["name"] == "hs_ols_ses_sector")["lm"]

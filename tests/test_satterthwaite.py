@@ -23,8 +23,8 @@ import pytest
 import scipy.linalg
 
 import hlmlab as hl
-from hlmlab.design import fixed_design, parse_random, random_design
-from hlmlab.satterthwaite import (
+from hlmlab.formula.design import fixed_design, parse_random, random_design
+from hlmlab.ddf.satterthwaite import (
     SatterthwaiteParts,
     joint_df,
     satterthwaite_df,
@@ -293,7 +293,7 @@ def test_singular_fit_gives_residual_df():
 # ---------------------------------------------------------------------------
 def kr_reference_model(name: str):
     """hlmlab's KR pieces from the design and lme4's estimates (hlmlab's level order)."""
-    from hlmlab.kenward_roger import kr_model
+    from hlmlab.ddf.kenward_roger import kr_model
 
     case = CASES[name]
     fixed, random = MODELS[name]
@@ -313,7 +313,7 @@ def kr_reference_model(name: str):
 
 @pytest.mark.parametrize("name", REML)
 def test_kenward_roger_matches_pbkrtest(name):
-    from hlmlab.kenward_roger import kenward_roger_from_model
+    from hlmlab.ddf.kenward_roger import kenward_roger_from_model
 
     case = CASES[name]
     model = kr_reference_model(name)
@@ -327,7 +327,7 @@ def test_kenward_roger_matches_pbkrtest(name):
 
 @pytest.mark.parametrize("name", [n for n in JOINT if "kenward_roger" in CASES[n]["joint"]])
 def test_kenward_roger_joint_test_matches_pbkrtest(name):
-    from hlmlab.kenward_roger import kenward_roger_from_model
+    from hlmlab.ddf.kenward_roger import kenward_roger_from_model
 
     J = CASES[name]["joint"]
     res = kenward_roger_from_model(kr_reference_model(name), np.array(J["L"]["values"], dtype=float))
@@ -394,7 +394,7 @@ def test_boundary_ml_fit_drops_the_zero_parameter():
 
 @pytest.mark.parametrize("name", REML)
 def test_lme_fit_kenward_roger_matches_pbkrtest(name):
-    from hlmlab.kenward_roger import kenward_roger
+    from hlmlab.ddf.kenward_roger import kenward_roger
 
     case = CASES[name]
     res = kenward_roger(hl_fit(name), ref_L(case))
@@ -403,8 +403,8 @@ def test_lme_fit_kenward_roger_matches_pbkrtest(name):
 
 
 def test_contrast_df_adapters_return_row_and_joint_df():
-    from hlmlab.kenward_roger import kenward_roger_contrast_df
-    from hlmlab.satterthwaite import satterthwaite_contrast_df
+    from hlmlab.ddf.kenward_roger import kenward_roger_contrast_df
+    from hlmlab.ddf.satterthwaite import satterthwaite_contrast_df
 
     fit = hl_fit("sleepstudy_reml")
     rows, joint = satterthwaite_contrast_df(fit, np.eye(2))
@@ -417,7 +417,7 @@ def test_non_finite_A_falls_back_to_the_pseudo_inverse():
     """A fit whose own A is NaN (Hessian not PD) still gets DF, from 2 H^+ of deviance_at."""
     from types import SimpleNamespace
 
-    from hlmlab.satterthwaite import satterthwaite_parts
+    from hlmlab.ddf.satterthwaite import satterthwaite_parts
 
     fit = hl_fit("sleepstudy_reml")
     fake = SimpleNamespace(vcov_beta_at=fit.vcov_beta_at, varpar=fit.varpar, deviance_at=fit.deviance_at,

@@ -3,8 +3,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from hlmlab.simulation import simulate_schools
-from hlmlab.widgets import simulation_explorer, simulation_figure
+from hlmlab.teaching.simulation import simulate_schools
+from hlmlab.teaching.widgets import simulation_explorer, simulation_figure
 
 
 def test_simulation_is_reproducible_and_well_formed():

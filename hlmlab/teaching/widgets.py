@@ -15,8 +15,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .geometry import ellipse
-from .simulation import NOTES_G, NOTES_GAMMA, NOTES_SIGMA2, SimulatedSchools, simulate_schools
+from hlmlab.graphics.geometry import ellipse
+from hlmlab.teaching.simulation import NOTES_G, NOTES_GAMMA, NOTES_SIGMA2, SimulatedSchools, simulate_schools
 
 __all__ = ["simulation_figure", "simulation_explorer"]
 

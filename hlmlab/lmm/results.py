@@ -21,15 +21,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from . import ddf as ddf_module
-from ._blas import single_threaded_blas
-from .deviance import Solution, deviance_sigma, deviance_sigma_and_gradient, factorize, solve_upper
-from .optimize import OptResult, fd_hessian
-from .lme_intervals import lme_intervals
-from .lme_summary import Intervals, format_lme_summary, html_lme_summary
+from hlmlab.ddf import nlme as ddf_module
+from hlmlab._blas import single_threaded_blas
+from hlmlab.lmm.deviance import Solution, deviance_sigma, deviance_sigma_and_gradient, factorize, solve_upper
+from hlmlab.lmm.optimize import OptResult, fd_hessian
+from hlmlab.lmm.intervals import lme_intervals
+from hlmlab.lmm.summary import Intervals, format_lme_summary, html_lme_summary
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .lme import LmeModel
+    from hlmlab.lmm.lme import LmeModel
 
 __all__ = ["LmeFit"]
 
@@ -471,7 +471,7 @@ class LmeFit:
     # ----------------------------------------------------------- refit, simulate
     def refit(self, data: pd.DataFrame | None = None, **changes: Any) -> LmeFit:
         """The same model on other data, or with ``fixed``, ``random``, ``method`` or ``data_name`` changed."""
-        from .lme import lme
+        from hlmlab.lmm.lme import lme
 
         allowed = {"fixed", "random", "method", "data_name"}
         bad = set(changes) - allowed

@@ -326,7 +326,7 @@ def kr_model(X: np.ndarray, levels: Sequence[Any], templates: Sequence[np.ndarra
 
 def kenward_roger_from_model(model: KRModel, L: Any) -> KRResult:
     """Per-row DF and SE, and the joint F test of L beta = 0, from a :class:`KRModel`."""
-    from .satterthwaite import contrast_matrix
+    from hlmlab.ddf.satterthwaite import contrast_matrix
 
     L = contrast_matrix(L, model.Phi.shape[0], model.names)
     rows = [kr_ddf(l[None, :], model.Phi, model.P, model.W)[0] for l in L]
@@ -362,7 +362,7 @@ def _kr_model_of_fit(fit: Any) -> KRModel:
         return cached
     if getattr(fit, "method", "REML") != "REML":
         raise ValueError("Kenward-Roger needs a REML fit; refit with method='REML'")
-    from .deviance import lambda_template
+    from hlmlab.lmm.deviance import lambda_template
 
     X = fit.design.X
     levels = fit.levels

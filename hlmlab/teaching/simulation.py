@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .geometry import check_shape
+from hlmlab.graphics.geometry import check_shape
 
 __all__ = ["SimulatedSchools", "simulate_schools", "NOTES_GAMMA", "NOTES_G", "NOTES_SIGMA2"]
 

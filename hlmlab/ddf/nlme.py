@@ -106,8 +106,8 @@ METHODS: dict[str, Callable[[Any, np.ndarray], tuple[np.ndarray, float]]] = {
 
 #: methods written in their own modules, loaded on first use: name -> (module, function)
 PLUGINS: dict[str, tuple[str, str]] = {
-    "satterthwaite": ("hlmlab.satterthwaite", "satterthwaite_contrast_df"),
-    "kenward-roger": ("hlmlab.kenward_roger", "kenward_roger_contrast_df"),
+    "satterthwaite": ("hlmlab.ddf.satterthwaite", "satterthwaite_contrast_df"),
+    "kenward-roger": ("hlmlab.ddf.kenward_roger", "kenward_roger_contrast_df"),
 }
 
 

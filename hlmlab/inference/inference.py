@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .ols import _caller_name, _html_table, format_p, response_name
+from hlmlab.ols.fit import _caller_name, _html_table, format_p, response_name
 
 __all__ = [
     "wald", "glh", "WaldTest", "WaldTests", "as_L", "lrows", "pairwise", "lgrid", "ldiff",
@@ -342,7 +342,7 @@ def _kenward_roger(fit, Lm: np.ndarray, ddf: Any):
     """The Kenward-Roger result for L when ``ddf`` asks for it, else None."""
     if not (isinstance(ddf, str) and ddf.lower().replace("_", "-") in ("kenward-roger", "kr")):
         return None
-    from .kenward_roger import kenward_roger
+    from hlmlab.ddf.kenward_roger import kenward_roger
 
     return kenward_roger(fit, Lm)
 

@@ -43,7 +43,7 @@ import pandas as pd
 import seaborn as sns
 from scipy import stats
 
-from . import geometry as geo
+from hlmlab.graphics import geometry as geo
 
 __all__ = [
     "SECTOR_COLORS",
@@ -981,7 +981,7 @@ def _reference_grid(fit: Any, x: str, by: str | Sequence[str] | None, n: int = 5
 
 def _wald_band(fit: Any, L: pd.DataFrame, level: float, ddf: Any) -> pd.DataFrame:
     """Estimate, SE and limits of each row of L, through ``inference.wald``."""
-    from .inference import wald
+    from hlmlab.inference.inference import wald
 
     t = wald(fit, L, ddf=ddf, level=level).estimate
     return pd.DataFrame({"fit": t["Estimate"].to_numpy(), "se": t["Std.Error"].to_numpy(),
@@ -1007,7 +1007,7 @@ def effect_plot(
     variable computed in the formula must be given its intended value on
     the grid. The bands are pointwise, not simultaneous.
     """
-    from .inference import lgrid
+    from hlmlab.inference.inference import lgrid
 
     ax = _ax(ax)
     grid = _reference_grid(fit, x, by) if grid is None else grid.reset_index(drop=True)
@@ -1031,7 +1031,7 @@ def effect_plot(
 
 def _yname(fit: Any) -> str:
     try:
-        from .ols import response_name
+        from hlmlab.ols.fit import response_name
 
         return response_name(fit)
     except (ImportError, AttributeError):
@@ -1055,7 +1055,7 @@ def gap_plot(
     excludes 0 the gap is significant at that x alone; the band does not
     give joint coverage over x.
     """
-    from .inference import ldiff, lgrid
+    from hlmlab.inference.inference import ldiff, lgrid
 
     ax = _ax(ax)
     used = _used_data(fit)

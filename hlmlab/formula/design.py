@@ -35,7 +35,7 @@ import pandas as pd
 import scipy.linalg
 from formulaic import Formula, model_matrix
 
-from .tools import cvar, dvar
+from hlmlab.multilevel.tools import cvar, dvar
 
 __all__ = [
     "FORMULA_CONTEXT",

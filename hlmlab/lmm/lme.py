@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .design import (
+from hlmlab.formula.design import (
     FixedDesign,
     RandomLevel,
     RandomTerm,
@@ -34,7 +34,7 @@ from .design import (
     random_design,
     random_variables,
 )
-from .deviance import (
+from hlmlab.lmm.deviance import (
     SufficientStats,
     deviance,
     deviance_and_gradient,
@@ -43,9 +43,9 @@ from .deviance import (
     theta_lower,
     theta_start,
 )
-from ._blas import single_threaded_blas
-from .optimize import minimize_theta
-from .results import LmeFit
+from hlmlab._blas import single_threaded_blas
+from hlmlab.lmm.optimize import minimize_theta
+from hlmlab.lmm.results import LmeFit
 
 __all__ = ["lme", "LmeModel", "build_model", "fit_model"]
 
@@ -171,7 +171,7 @@ def lme(
     >>> fit.loglik   # -6419.695
     """
     if data_name is None:
-        from .ols import _caller_name
+        from hlmlab.ols.fit import _caller_name
 
         data_name = _caller_name(data) or data.attrs.get("name")
     with single_threaded_blas():

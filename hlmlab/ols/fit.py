@@ -111,7 +111,7 @@ def ols_matrices(X: np.ndarray, y: np.ndarray) -> OlsCore:
 # the design (built by hlmlab.design)
 # ---------------------------------------------------------------------------
 def _build_design(formula: str, data: pd.DataFrame):
-    from .design import fixed_design
+    from hlmlab.formula.design import fixed_design
 
     return fixed_design(formula, data)
 

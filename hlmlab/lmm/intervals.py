@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .lme_summary import Intervals
+from hlmlab.lmm.summary import Intervals
 
 __all__ = ["natural_parameters", "varpar_of_natural", "deviance_natural", "natural_hessian", "lme_intervals"]
 

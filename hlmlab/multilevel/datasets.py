@@ -33,7 +33,7 @@ SCHOOL_COLUMNS = ["Size", "Sector", "PRACAD", "DISCLIM", "HIMINTY", "MEANSES"]
 
 @lru_cache(maxsize=None)
 def _read(filename: str) -> pd.DataFrame:
-    path = resources.files("hlmlab").joinpath("data", filename)
+    path = resources.files("hlmlab.multilevel").joinpath("data", filename)
     with resources.as_file(path) as p:
         df = pd.read_csv(p)
     for col, levels in FACTOR_LEVELS.items():
