@@ -36,8 +36,9 @@ __version__ = "0.1.0"
 _NAMES = {
     "load_data": "hlmlab.multilevel.datasets",
     **dict.fromkeys(["capply", "cvar", "dvar", "gicc", "gvars", "some", "tab", "up"], "hlmlab.multilevel.tools"),
-    **dict.fromkeys(["lm", "lmlist"], "hlmlab.ols.fit"),
-    "lme": "hlmlab.lmm.lme",
+    "lm": "hlmlab.ols.fit",
+    "lmlist": "hlmlab.ols.lmlist",
+    "lme": "hlmlab.lmm.model",
     **dict.fromkeys(
         ["wald", "glh", "lrows", "pairwise", "lgrid", "ldiff", "anova", "simulate_lrt", "dropone", "r2_multilevel"],
         "hlmlab.inference.inference",

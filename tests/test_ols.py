@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import hlmlab as hl
-from hlmlab.ols.fit import OlsFit, lm, lmlist
+from hlmlab.ols.fit import OlsFit, lm
 
 REF = json.loads((Path(__file__).parent / "reference" / "r_reference.json").read_text())
 R_OLS = next(c for c in REF["cases"] if c["name"] == "hs_ols_ses_sector")["lm"]
@@ -56,18 +56,6 @@ def test_between_school_regression(hsm):
     np.testing.assert_allclose(fit.fixef.round(4), [12.7926, 5.7734])
     np.testing.assert_allclose(fit.se.round(4), [0.2898, 0.6984])
     assert fit.nobs == 40
-
-
-def test_two_stage_manova_slope_row(hsm):
-    first = lmlist("mathach ~ ses", hsm, "school")
-    second = first.regress("~ Sector", hl.up(hsm, "school"))
-    slope = second["ses"]
-    np.testing.assert_allclose(slope.fixef.round(4), [1.6672, 1.1100])
-    np.testing.assert_allclose(slope.se.round(4), [0.3506, 0.5086])
-    assert round(slope.coef_table().loc["SectorPublic", "Pr(>|t|)"], 4) == 0.0353
-    # the same row from lm on the merged frame, as a user would write it
-    frame = first.frame(hl.up(hsm, "school"))
-    assert lm("ses ~ Sector", frame).fixef["SectorPublic"] == pytest.approx(1.109995, abs=5e-7)
 
 
 # ---------------------------------------------------------------------------
@@ -163,31 +151,6 @@ def test_no_intercept_r_squared_is_uncentred(hsm):
 
 
 # ---------------------------------------------------------------------------
-# lmlist
-# ---------------------------------------------------------------------------
-def test_lmlist_equals_lm_within_one_group(hsm):
-    ll = lmlist("mathach ~ ses", hsm, "school")
-    assert ll.coef.shape == (40, 2) and ll.coef.index.name == "school"
-    one = lm("mathach ~ ses", hsm[hsm["school"] == 8854])
-    np.testing.assert_allclose(ll.coef.loc[8854], one.fixef, rtol=1e-10)
-    np.testing.assert_allclose(ll.se.loc[8854], one.se, rtol=1e-10)
-    assert ll.n.loc[8854] == 32 and ll.sigma.loc[8854] == pytest.approx(one.sigma)
-
-
-def test_lmlist_gives_nan_where_a_group_cannot_be_fitted():
-    df = pd.DataFrame({
-        "g": ["a"] * 5 + ["b"] * 3 + ["c"],
-        "x": [1.0, 2, 3, 4, 5, 2, 2, 2, 7],
-        "y": [1.0, 3, 2, 5, 4, 1, 2, 3, 9],
-    })
-    ll = lmlist("y ~ x", df, "g")
-    assert np.isfinite(ll.coef.loc["a"]).all()
-    assert ll.coef.loc["b", "(Intercept)"] == pytest.approx(2.0) and np.isnan(ll.coef.loc["b", "x"])
-    assert np.isnan(ll.coef.loc["c", "x"]) and np.isnan(ll.se.loc["c", "(Intercept)"])
-    assert list(ll.n) == [5, 3, 1]
-
-
-# ---------------------------------------------------------------------------
 # bad input
 # ---------------------------------------------------------------------------
 def test_rank_deficient_design_names_the_aliased_column(hsm):
@@ -198,11 +161,6 @@ def test_rank_deficient_design_names_the_aliased_column(hsm):
 def test_missing_column_is_named(hsm):
     with pytest.raises(KeyError, match="nosuch"):
         lm("mathach ~ nosuch", hsm)
-
-
-def test_lmlist_unknown_group_column(hsm):
-    with pytest.raises(KeyError, match="schol"):
-        lmlist("mathach ~ ses", hsm, "schol")
 
 
 def test_lm_needs_a_data_frame():

@@ -18,57 +18,18 @@ per-group coefficient on group-level variables.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-__all__ = ["lm", "lmlist", "OlsFit", "LmList", "SecondStage", "ols_matrices"]
-
-#: A column is aliased when the part of it orthogonal to the earlier columns
-#: has norm below ``ALIAS_TOL`` times its own norm (R's lm uses 1e-7).
-ALIAS_TOL = 1e-7
-
+__all__ = ["lm", "OlsFit", "OlsCore", "ols_matrices"]
 
 # ---------------------------------------------------------------------------
 # linear algebra
 # ---------------------------------------------------------------------------
-def _aliased_index(X: np.ndarray, tol: float = ALIAS_TOL) -> list[int]:
-    """Columns of ``X`` that are linear combinations of earlier columns.
-
-    With the unpivoted Householder QR X = QR, ``|R[j, j]|`` is the norm of
-    the part of column j orthogonal to columns 0..j-1, so column j is aliased
-    when ``|R[j, j]| <= tol * ||x_j||`` (a zero column is always aliased).
-    As in R, the later of two dependent columns is the one reported. Used
-    for the per-group fits of :func:`lmlist`, where a group may have fewer
-    rows than columns (the whole-data check is ``design.aliased_columns``).
-    """
-    X = np.asarray(X, dtype=float)
-    if X.shape[1] == 0:
-        return []
-    norms = np.linalg.norm(X, axis=0)
-    keep: list[int] = []
-    out: list[int] = []
-    # sequential check, so an aliased column does not spoil later ones
-    basis = np.empty((X.shape[0], 0))
-    for j in range(X.shape[1]):
-        x = X[:, j]
-        if norms[j] == 0:
-            out.append(j)
-            continue
-        resid = x - basis @ (basis.T @ x) if basis.shape[1] else x
-        resid = resid - basis @ (basis.T @ resid) if basis.shape[1] else resid  # reorthogonalise
-        r = np.linalg.norm(resid)
-        if r <= tol * norms[j]:
-            out.append(j)
-        else:
-            keep.append(j)
-            basis = np.column_stack([basis, resid / r])
-    return out
-
-
 @dataclass(frozen=True)
 class OlsCore:
     """The numbers of one least-squares fit, computed from X = QR.
@@ -552,153 +513,3 @@ def lm(formula: str, data: pd.DataFrame, data_name: str | None = None) -> OlsFit
         raise TypeError("data must be a pandas DataFrame")
     name = data_name or _caller_name(data)
     return OlsFit(formula, data, _build_design(formula, data), name)
-
-
-# ---------------------------------------------------------------------------
-# per-group fits
-# ---------------------------------------------------------------------------
-def _safe_name(name: str) -> str:
-    """A formula-friendly column name: ``(Intercept)`` -> ``Intercept``, ``a:b`` -> ``a_b``."""
-    if name == "(Intercept)":
-        return "Intercept"
-    out = "".join(c if c.isalnum() or c == "_" else "_" for c in name).strip("_")
-    return out or "x"
-
-
-@dataclass
-class LmList:
-    """Per-group OLS fits (returned by :func:`lmlist`).
-
-    Attributes
-    ----------
-    coef : DataFrame
-        One row per group (index named as ``by``), one column per
-        coefficient; NaN where the group cannot estimate it (too few rows,
-        or the column is aliased within the group).
-    se : DataFrame
-        Standard errors s_g sqrt(diag (X_g'X_g)^{-1}) with the group's own
-        residual SD; NaN where the group has no residual DF.
-    n, df_resid, sigma : Series
-        Rows, residual DF and residual SD of each group.
-    """
-
-    formula: str
-    by: str
-    coef: pd.DataFrame
-    se: pd.DataFrame
-    n: pd.Series
-    df_resid: pd.Series
-    sigma: pd.Series
-    names: list[str] = field(default_factory=list)
-
-    def frame(self, group_data: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Coefficients with formula-friendly names, plus ``n``, merged with ``group_data``.
-
-        Column names: ``(Intercept)`` becomes ``Intercept`` and characters
-        other than letters, digits and ``_`` become ``_`` (``ses:SexMale`` ->
-        ``ses_SexMale``). ``group_data`` (for example ``up(hs, "school")``)
-        is joined on the ``by`` column.
-        """
-        out = self.coef.rename(columns={c: _safe_name(c) for c in self.coef.columns}).copy()
-        out["n"] = self.n
-        out = out.reset_index()
-        if group_data is not None:
-            if self.by not in group_data.columns:
-                raise KeyError(f"group_data has no column {self.by!r} to merge on")
-            extra = [c for c in group_data.columns if c not in out.columns or c == self.by]
-            out = out.merge(group_data[extra], on=self.by, how="left", validate="one_to_one")
-        return out
-
-    def regress(self, rhs: str, group_data: pd.DataFrame | None = None) -> SecondStage:
-        """Second stage: regress each per-group coefficient on group variables.
-
-        For each coefficient c, ``lm(f"{c} ~ {rhs}", frame(group_data))``
-        over the groups where c is estimated. These are the rows of the
-        two-stage (multivariate, MANOVA) regression: with the same design for
-        every response, the multivariate least-squares estimates and their
-        SEs are those of the separate regressions.
-        """
-        rhs = rhs.split("~", 1)[-1].strip()
-        frame = self.frame(group_data)
-        fits = SecondStage()
-        for c in self.coef.columns:
-            col = _safe_name(c)
-            fits[c] = OlsFit(f"{col} ~ {rhs}", frame, _build_design(f"{col} ~ {rhs}", frame), "coefficients")
-        return fits
-
-    def __repr__(self) -> str:
-        return f"Per-group OLS fits of {self.formula} by {self.by} ({len(self.coef)} groups)\n" + self.coef.to_string()
-
-    def _repr_html_(self) -> str:
-        return _html_table(self.coef, f"lmlist({self.formula}) by {self.by}")
-
-
-class SecondStage(dict):
-    """Second-stage regressions, one per first-stage coefficient (a dict of :class:`OlsFit`)."""
-
-    def table(self) -> pd.DataFrame:
-        """All coefficient tables stacked, indexed by (response, term)."""
-        return pd.concat({k: f.coef_table() for k, f in self.items()}, names=["response", "term"])
-
-    def __repr__(self) -> str:
-        parts = []
-        for k, f in self.items():
-            t = f.coef_table()
-            t["Pr(>|t|)"] = t["Pr(>|t|)"].map(format_p)
-            parts.append(f"Response {k}  (n = {f.nobs}, residual SE {f.sigma:.4g} on {f.df_resid} DF)\n{t.to_string()}")
-        return "\n\n".join(parts)
-
-    def _repr_html_(self) -> str:
-        return _html_table(self.table(), "Second stage: per-group coefficients on group variables")
-
-
-def lmlist(formula: str, data: pd.DataFrame, by: str) -> LmList:
-    """OLS of the same model within each group.
-
-    The design is built once on the whole data (so factor levels and
-    column names agree across groups), then each group g is fitted by
-    beta_g = (X_g'X_g)^{-1} X_g'y_g over its non-aliased columns. Aliased
-    columns (for example a slope in a group where the predictor does not
-    vary, or a group with fewer rows than coefficients) get NaN.
-
-    Parameters
-    ----------
-    formula : str
-    data : DataFrame
-    by : str
-        Grouping column; rows whose group is missing are dropped.
-    """
-    if by not in data.columns:
-        raise KeyError(f"grouping column {by!r} not found; available columns: {list(data.columns)}")
-    design = _build_design(formula, data)
-    X, y = _design_X(design), _design_y(design)
-    names = [str(c) for c in design.names]
-    rows = _design_rows(design, len(data))
-    groups = data[by].to_numpy()[rows]
-    ok = pd.notna(groups)
-    X, y, groups = X[ok], y[ok], groups[ok]
-    labels = pd.Index(pd.unique(groups)).sort_values()
-    coef = pd.DataFrame(np.nan, index=labels, columns=names)
-    se = coef.copy()
-    n = pd.Series(0, index=labels, dtype=int)
-    dfr = pd.Series(0, index=labels, dtype=int)
-    sig = pd.Series(np.nan, index=labels)
-    codes = pd.Index(labels).get_indexer(groups)
-    for g, lab in enumerate(labels):
-        idx = np.flatnonzero(codes == g)
-        Xg, yg = X[idx], y[idx]
-        n[lab] = len(idx)
-        bad = set(_aliased_index(Xg))
-        keep = [j for j in range(len(names)) if j not in bad]
-        if not keep:
-            continue
-        core = ols_matrices(Xg[:, keep], yg)
-        coef.loc[lab, [names[j] for j in keep]] = core.beta
-        dfr[lab] = core.df_resid
-        if core.df_resid > 0:
-            s = np.sqrt(core.rss / core.df_resid)
-            sig[lab] = s
-            se.loc[lab, [names[j] for j in keep]] = s * np.sqrt(np.diag(core.xtx_inv))
-    for obj in (coef, se, n, dfr, sig):
-        obj.index.name = by
-    return LmList(formula, by, coef, se, n, dfr, sig, names)
