@@ -38,11 +38,12 @@ dispersion_ellipses         G, sigma² (X_j'X_j)^{-1}, V_j = their sum and,
 ellipsoid                   a 3-D ellipsoid as surface meshes
 shape_summary               eigenvalues, axis lengths, condition number
 contrast_matrix             the 2 × p matrix L picking two coefficients
-group_ols                   each group's least-squares line (lmList)
-method_ellipses             a level's line by the pooled, fixed-effects,
-                            two-stage and between-group methods
-difference_ellipse          the difference between two levels' estimates
 ==========================  ==============================================
+
+The four methods' ellipses of beta space are in
+:mod:`hlmlab.graphics.betaspace`; each group's least-squares line in
+:func:`hlmlab.ols.lmlist.group_coefficients` (``group_ols`` here is that
+function under its old name, kept for the book).
 """
 from __future__ import annotations
 
@@ -52,6 +53,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from hlmlab.ols.lmlist import group_coefficients as group_ols
 
 __all__ = [
     "Ellipse",
@@ -65,9 +68,6 @@ __all__ = [
     "shape_summary",
     "contrast_matrix",
     "group_ols",
-    "method_ellipses",
-    "difference_ellipse",
-    "METHODS",
 ]
 
 _TOL = 1e-8
@@ -369,40 +369,6 @@ def contrast_matrix(fit: Any, coefs: Any = None, L: Any = None) -> pd.DataFrame:
     return Lm
 
 
-def _joint_df(fit: Any, L: pd.DataFrame, ddf: str | None) -> tuple[float, np.ndarray]:
-    """(joint DF of the F test of L, DF of each row) from the fit, robust to its return type."""
-    out = None
-    if hasattr(fit, "contrast_df"):
-        try:
-            out = fit.contrast_df(L.to_numpy(), ddf=ddf) if ddf is not None else fit.contrast_df(L.to_numpy())
-        except TypeError:
-            out = fit.contrast_df(L.to_numpy())
-    rows = joint = None
-    if isinstance(out, dict):
-        rows = out.get("rows", out.get("df", out.get("row_df")))
-        joint = out.get("joint", out.get("F", out.get("joint_df")))
-    elif isinstance(out, tuple) and len(out) == 2:
-        rows, joint = out
-    elif out is not None and hasattr(out, "joint"):
-        rows, joint = getattr(out, "rows", None), out.joint
-    elif out is not None and np.ndim(out) == 0:
-        joint = out
-    elif out is not None:
-        rows = out
-    if rows is None:
-        if hasattr(fit, "df") and np.ndim(fit.df) > 0:
-            dfs = np.asarray(pd.Series(fit.df).reindex(L.columns), dtype=float)
-            rows = np.array([dfs[np.abs(r) > 0].min() for r in L.to_numpy()])
-        elif joint is not None:
-            rows = np.repeat(float(joint), L.shape[0])
-        else:
-            raise ValueError("cannot find degrees of freedom for L in the fit; pass df= explicitly")
-    rows = np.atleast_1d(np.asarray(rows, dtype=float)).ravel()
-    if joint is None:
-        joint = float(rows.min())
-    return float(np.asarray(joint, dtype=float).ravel()[0]), rows
-
-
 def confidence_ellipse(
     fit: Any,
     coefs: Any = None,
@@ -427,7 +393,7 @@ def confidence_ellipse(
     Parameters
     ----------
     fit : fitted lm or lme model
-        Uses ``fixef``, ``vcov`` and ``contrast_df`` (see CONTRIBUTING).
+        Uses ``fixef``, ``vcov`` and ``contrast_df`` (the contract, :mod:`hlmlab.contract`).
     coefs : two coefficient names or positions, optional
     L : (2, p) array or DataFrame, optional
     kind : {"coverage", "shadows"}
@@ -443,8 +409,8 @@ def confidence_ellipse(
     beta = np.asarray(fit.fixef, dtype=float)
     V = np.asarray(fit.vcov, dtype=float)
     if df is None:
-        joint, rows = _joint_df(fit, Lm, ddf)
-        df = joint if kind == "coverage" else float(np.min(rows))
+        row_df, joint_df = fit.contrast_df(Lm.to_numpy(), ddf)
+        df = float(joint_df) if kind == "coverage" else float(np.min(row_df))
     r = radius(kind, df, level)
     Lv = Lm.to_numpy()
     center = Lv @ beta
@@ -613,8 +579,9 @@ def shape_summary(shape: Any) -> pd.Series:
 
     For S = U diag(λ_1 ≥ ... ≥ λ_d) U', the ellipsoid's half-axes are
     sqrt(λ_k), and the condition number is κ = λ_1 / λ_d (inf when S is
-    singular, i.e. λ_d <= 1e-12 λ_1, the level of rounding error). A large κ means a flat "pancake" ellipsoid: some combination
-    of the random effects has almost no variance.
+    singular, i.e. λ_d <= 1e-12 λ_1, the level of rounding error). A large
+    κ means a flat "pancake" ellipsoid: some combination of the random
+    effects has almost no variance.
 
     Returns
     -------
@@ -632,208 +599,3 @@ def shape_summary(shape: Any) -> pd.Series:
     vals["condition"] = cond
     vals["axis_ratio"] = float(np.sqrt(cond))
     return pd.Series(vals, name="shape")
-
-
-# ---------------------------------------------------------------------------
-# beta space: per-group least squares and the four ways to average them
-# ---------------------------------------------------------------------------
-def _column(data: pd.DataFrame, name: str, role: str) -> pd.Series:
-    if name not in data.columns:
-        raise KeyError(f"{role} column {name!r} not found in the data; available columns: {list(data.columns)}")
-    return data[name]
-
-
-def group_ols(data: pd.DataFrame, x: str, y: str, group: str, by: str | None = None) -> pd.DataFrame:
-    r"""Least-squares line of y on x within each group (R's ``lmList``), as numbers.
-
-    For group j with design X_j = [1, x_j]:
-
-    .. math:: \hat\beta_j = (X_j'X_j)^{-1} X_j'y_j, \qquad
-              \mathrm{RSS}_j = \lVert y_j - X_j\hat\beta_j \rVert^2 .
-
-    Returns
-    -------
-    DataFrame
-        One row per group (index: the group label), with ``n``, ``intercept``,
-        ``slope``, ``rss``, the three distinct entries ``xtxi00``, ``xtxi01``,
-        ``xtxi11`` of (X_j'X_j)^{-1}, the group means ``xbar`` and ``ybar``,
-        and the ``by`` column (a group-level factor such as Sector) if given.
-        A group with fewer than 2 rows or no spread in x has NaN coefficients
-        (its mean is still there). Rows with a missing x or y are dropped.
-    """
-    cols = [group, x, y] + ([by] if by is not None else [])
-    for c, role in zip(cols, ["group", "x", "y", "by"]):
-        _column(data, c, role)
-    d = data[cols].dropna(subset=[group, x, y])
-    g = d.groupby(group, sort=True, observed=True)
-    n = g[x].size()
-    xbar, ybar = g[x].mean(), g[y].mean()
-    # group means broadcast to rows (transform works for categorical groups too)
-    dx = d[x] - g[x].transform("mean")
-    dy = d[y] - g[y].transform("mean")
-    sxx = (dx * dx).groupby(d[group], observed=True).sum()
-    sxy = (dx * dy).groupby(d[group], observed=True).sum()
-    syy = (dy * dy).groupby(d[group], observed=True).sum()
-    ok = (n >= 2) & (sxx > 1e-12 * (1 + xbar**2))
-    slope = (sxy / sxx).where(ok)
-    out = pd.DataFrame({
-        "n": n,
-        "intercept": (ybar - slope * xbar).where(ok),
-        "slope": slope,
-        "rss": (syy - slope * sxy).where(ok),
-        # (X'X)^{-1} for X = [1, x]: [[1/n + xbar²/Sxx, -xbar/Sxx], [., 1/Sxx]]
-        "xtxi00": (1 / n + xbar**2 / sxx).where(ok),
-        "xtxi01": (-xbar / sxx).where(ok),
-        "xtxi11": (1 / sxx).where(ok),
-        "xbar": xbar,
-        "ybar": ybar,
-    })
-    if by is not None:
-        nlev = d.groupby(group, observed=True)[by].nunique()
-        if (nlev > 1).any():
-            raise ValueError(f"{by!r} must be constant within each {group!r} (a group-level variable)")
-        out[by] = g[by].first()
-    out.index.name = group
-    return out
-
-
-METHODS = ("pooled", "fixed", "two-stage", "between")
-
-
-def _levels(data: pd.DataFrame, by: str | None) -> list:
-    if by is None:
-        return ["all"]
-    s = data[by]
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return [lev for lev in s.cat.categories if (s == lev).any()]
-    return sorted(s.dropna().unique())
-
-
-def _subset(frame: pd.DataFrame, by: str | None, level: Any) -> pd.DataFrame:
-    return frame if by is None else frame[frame[by] == level]
-
-
-def _pooled(data, x, y, by, levels):
-    out, rss, dfr = {}, 0.0, 0
-    for lev in levels:
-        d = _subset(data, by, lev)[[x, y]].dropna()
-        X = np.column_stack([np.ones(len(d)), d[x].to_numpy(float)])
-        b, res, *_ = np.linalg.lstsq(X, d[y].to_numpy(float), rcond=None)
-        rss += float(((d[y].to_numpy(float) - X @ b) ** 2).sum())
-        dfr += len(d) - 2
-        out[lev] = (b, np.linalg.inv(X.T @ X))
-    s2 = rss / dfr
-    return {lev: (b, s2 * xtxi, dfr) for lev, (b, xtxi) in out.items()}
-
-
-def _fixed(coefs, by, levels):
-    ok = coefs.dropna(subset=["slope"])
-    s2 = ok["rss"].sum() / (ok["n"].sum() - 2 * len(ok))
-    dfr = int(ok["n"].sum() - 2 * len(ok))
-    out = {}
-    for lev in levels:
-        c = _subset(ok, by, lev)
-        m = len(c)
-        xtxi = np.array([[c["xtxi00"].sum(), c["xtxi01"].sum()], [c["xtxi01"].sum(), c["xtxi11"].sum()]])
-        out[lev] = (c[["intercept", "slope"]].mean().to_numpy(), s2 * xtxi / m**2, dfr)
-    return out
-
-
-def _two_stage(coefs, by, levels):
-    ok = coefs.dropna(subset=["slope"])
-    groups = [_subset(ok, by, lev)[["intercept", "slope"]].to_numpy() for lev in levels]
-    dfr = sum(len(b) for b in groups) - len(groups)
-    if dfr < 1:
-        raise ValueError("the two-stage method needs more groups than levels of the by variable")
-    W = sum((b - b.mean(axis=0)).T @ (b - b.mean(axis=0)) for b in groups) / dfr
-    return {lev: (b.mean(axis=0), W / len(b), dfr) for lev, b in zip(levels, groups)}
-
-
-def _between(coefs, by, levels):
-    out, rss, dfr = {}, 0.0, 0
-    for lev in levels:
-        c = _subset(coefs, by, lev)
-        X = np.column_stack([np.ones(len(c)), c["xbar"].to_numpy(float)])
-        yb = c["ybar"].to_numpy(float)
-        b, *_ = np.linalg.lstsq(X, yb, rcond=None)
-        rss += float(((yb - X @ b) ** 2).sum())
-        dfr += len(c) - 2
-        out[lev] = (b, np.linalg.inv(X.T @ X))
-    if dfr < 1:
-        raise ValueError("the between-group regression needs more than 2 groups per level")
-    s2 = rss / dfr
-    return {lev: (b, s2 * xtxi, dfr) for lev, (b, xtxi) in out.items()}
-
-
-def method_ellipses(
-    data: pd.DataFrame, x: str, y: str, group: str, by: str | None = None,
-    methods: Any = METHODS,
-) -> dict[str, dict[Any, Ellipse]]:
-    r"""Estimates of each level's line (intercept, slope) by four methods, as ellipses.
-
-    For each level s of ``by`` (e.g. Sector), with m_s groups in the level:
-
-    pooled
-        OLS of y on x within the level, ignoring groups; Var = s² (X_s'X_s)^{-1},
-        s² pooled over levels, df = N − 2k.
-    fixed
-        the average of the groups' OLS lines, with the within-group error
-        only: Var = s²_w / m_s² · Σ_j (X_j'X_j)^{-1}, s²_w = Σ RSS_j / (N − 2J),
-        df = N − 2J (valid for new students in the same groups).
-    two-stage
-        the same average, with the spread of the groups' lines ("MANOVA"):
-        Var = W / m_s, W the pooled within-level covariance of the
-        (intercept, slope) pairs, df = J − k (generalises to new groups).
-    between
-        OLS of group means ybar_j on xbar_j (the ecological regression),
-        df = J − 2k.
-
-    Returns
-    -------
-    dict
-        ``{method: {level: Ellipse}}`` with radius 1 (the centre is the
-        estimate, the shape its estimated covariance, ``df`` its DF); rescale
-        with ``e.scaled(radius(kind, e.df))``. Without ``by`` the single level
-        is ``"all"``.
-    """
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
-    for c, role in [(group, "group"), (x, "x"), (y, "y")] + ([(by, "by")] if by else []):
-        _column(data, c, role)
-    levels = _levels(data, by)
-    coefs = group_ols(data, x, y, group, by)
-    make = {
-        "pooled": lambda: _pooled(data, x, y, by, levels),
-        "fixed": lambda: _fixed(coefs, by, levels),
-        "two-stage": lambda: _two_stage(coefs, by, levels),
-        "between": lambda: _between(coefs, by, levels),
-    }
-    names = ("(Intercept)", x)
-    out: dict[str, dict[Any, Ellipse]] = {}
-    for m in methods:
-        out[m] = {lev: Ellipse(b, V, 1.0, names, f"{m}: {lev}", float(dfr)) for lev, (b, V, dfr) in make[m]().items()}
-    return out
-
-
-def difference_ellipse(ellipses: dict[Any, Ellipse], first: Any = None, second: Any = None,
-                       label: str = "") -> Ellipse:
-    r"""Ellipse of the difference between two levels' independent estimates.
-
-    .. math:: c = c_2 - c_1, \qquad S = S_1 + S_2
-
-    (the levels' estimates are independent in all four methods of
-    :func:`method_ellipses`; the DF are those of the first). By default the
-    last level minus the first (Public − Catholic).
-    """
-    levels = list(ellipses)
-    if len(levels) < 2:
-        raise ValueError("a difference needs at least two levels")
-    first = levels[0] if first is None else first
-    second = levels[-1] if second is None else second
-    for lev in (first, second):
-        if lev not in ellipses:
-            raise KeyError(f"level {lev!r} not found; levels are {levels}")
-    e1, e2 = ellipses[first], ellipses[second]
-    return Ellipse(e2.center - e1.center, e1.shape + e2.shape, 1.0, e1.names,
-                   label or f"{second} − {first}", e1.df)

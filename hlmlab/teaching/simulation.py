@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from hlmlab.graphics.geometry import check_shape
+from hlmlab.ols.lmlist import group_coefficients
 
 __all__ = ["SimulatedSchools", "simulate_schools", "NOTES_GAMMA", "NOTES_G", "NOTES_SIGMA2"]
 
@@ -42,8 +43,10 @@ class SimulatedSchools:
         student's error ``e`` = y - b0 - b1 x.
     lines : DataFrame
         One row per school: the true intercept ``b0`` and slope ``b1``, the
-        school's deviations from gamma ``u0`` and ``u1``, its size ``n``, and its least-squares line ``ols0``, ``ols1``
-        (the BLUE; NaN when the school has fewer than two distinct x).
+        school's deviations from gamma ``u0`` and ``u1``, its size ``n``, and its
+        least-squares line ``ols0``, ``ols1`` (the BLUE, from
+        :func:`hlmlab.ols.lmlist.group_coefficients`; NaN when the school has
+        fewer than two distinct x).
     gamma : ndarray (2,)
         Mean of the population of lines.
     G : ndarray (2, 2)
@@ -57,22 +60,6 @@ class SimulatedSchools:
     gamma: np.ndarray
     G: np.ndarray
     sigma2: float
-
-
-def _ols_lines(school: np.ndarray, x: np.ndarray, y: np.ndarray, n_schools: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-school least-squares intercept and slope from group sums (no loop)."""
-    n = np.bincount(school, minlength=n_schools).astype(float)
-    sx = np.bincount(school, weights=x, minlength=n_schools)
-    sy = np.bincount(school, weights=y, minlength=n_schools)
-    sxx = np.bincount(school, weights=x * x, minlength=n_schools)
-    sxy = np.bincount(school, weights=x * y, minlength=n_schools)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mx, my = sx / n, sy / n
-        sxx_c = sxx - n * mx**2
-        slope = (sxy - n * mx * my) / sxx_c
-        slope = np.where(sxx_c > 1e-12 * np.maximum(sxx, 1.0), slope, np.nan)
-        intercept = my - slope * mx
-    return intercept, slope
 
 
 def simulate_schools(
@@ -123,8 +110,9 @@ def simulate_schools(
     x = rng.standard_normal(school.size)
     e = rng.normal(0.0, np.sqrt(sigma2), school.size)
     y = beta[school, 0] + beta[school, 1] * x + e
-    ols0, ols1 = _ols_lines(school, x, y, J)
     data = pd.DataFrame({"school": school + 1, "x": x, "y": y, "e": e})
+    ols = group_coefficients(data, "x", "y", "school").reindex(np.arange(1, J + 1))
+    ols0, ols1 = ols["intercept"].to_numpy(), ols["slope"].to_numpy()
     lines = pd.DataFrame(
         {"school": np.arange(1, J + 1), "b0": beta[:, 0], "b1": beta[:, 1], "u0": u[:, 0], "u1": u[:, 1],
          "n": sizes, "ols0": ols0, "ols1": ols1}

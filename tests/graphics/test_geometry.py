@@ -1,13 +1,12 @@
-"""Tests of hlmlab.geometry: ellipses as numbers."""
+"""hlmlab.graphics.geometry: ellipses as numbers."""
 from __future__ import annotations
-
-import importlib
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
+from hlmlab.contract import ContrastDF
 from hlmlab.graphics import geometry as geo
 
 
@@ -30,7 +29,7 @@ class StandInOLS:
 
     def contrast_df(self, L, ddf=None):
         L = np.atleast_2d(L)
-        return {"rows": np.repeat(float(self.df_resid), L.shape[0]), "joint": float(self.df_resid)}
+        return ContrastDF(np.repeat(float(self.df_resid), L.shape[0]), float(self.df_resid))
 
 
 @pytest.fixture
@@ -227,11 +226,11 @@ def test_explicit_df_overrides_the_fit(fit):
 
 
 def test_shadows_equal_engine_wald_intervals():
-    ols = importlib.import_module("hlmlab.ols.fit")
     import hlmlab
+    from hlmlab import lm
 
     hs = hlmlab.load_data("hs")
-    fit = ols.lm("mathach ~ ses * Sector", hs)
+    fit = lm("mathach ~ ses * Sector", hs)
     e = geo.confidence_ellipse(fit, ["ses", "ses:SectorPublic"], kind="shadows")
     t = stats.t.ppf(0.975, 1973)
     sh = e.shadows()
@@ -281,95 +280,17 @@ def test_shape_summary_of_a_pancake():
     assert geo.shape_summary(np.diag([1.0, 0.0]))["condition"] == np.inf
 
 
-# --- beta space: the four methods on hs, against the notes' numbers ------------
-@pytest.fixture(scope="module")
-def hs():
-    import hlmlab
-
-    return hlmlab.load_data("hs")
-
-
-def _se(e):
-    return np.sqrt(np.diag(e.shape))
-
-
-def test_pooled_method_reproduces_the_pooled_ols(hs):
-    m = geo.method_ellipses(hs, "ses", "mathach", "school", "Sector", methods=["pooled"])["pooled"]
-    np.testing.assert_allclose(m["Catholic"].center, [13.5579, 2.2999], atol=1e-4)
-    np.testing.assert_allclose(_se(m["Catholic"]), [0.1881, 0.2582], atol=1e-4)
-    d = geo.difference_ellipse(m)
-    np.testing.assert_allclose(d.center, [-1.4666, 1.6051], atol=1e-4)
-    np.testing.assert_allclose(_se(d), [0.2921, 0.3845], atol=1e-4)
-    assert d.df == 1973
-
-
-def test_fixed_effects_method_reproduces_version_a(hs):
-    d = geo.difference_ellipse(geo.method_ellipses(hs, "ses", "mathach", "school", "Sector")["fixed"])
-    np.testing.assert_allclose(d.center, [-2.027255, 1.109995], atol=1e-6)
-    np.testing.assert_allclose(_se(d), [0.351992, 0.454114], atol=1e-6)
-    assert d.df == 1897
-    # joint F test of no difference: F = c' S^-1 c / 2 = 21.03533
-    assert d.quadratic_form(np.zeros(2))[0] / 2 == pytest.approx(21.03533, abs=1e-4)
-
-
-def test_two_stage_method_reproduces_the_manova_slope_row(hs):
-    m = geo.method_ellipses(hs, "ses", "mathach", "school", "Sector", methods=["two-stage"])["two-stage"]
-    assert m["Catholic"].center[1] == pytest.approx(1.6672, abs=1e-4)
-    assert _se(m["Catholic"])[1] == pytest.approx(0.3506, abs=1e-4)
-    d = geo.difference_ellipse(m)
-    assert d.center[1] == pytest.approx(1.1100, abs=1e-4)
-    assert _se(d)[1] == pytest.approx(0.5086, abs=1e-4)
-    # p = 0.0353: the shadows ellipse (t on 38 df) just misses zero on the slope axis
-    assert 2 * stats.t.sf(d.center[1] / _se(d)[1], d.df) == pytest.approx(0.0353, abs=1e-4)
-    lo, hi = d.scaled(geo.radius("shadows", d.df)).shadows().loc["ses", ["lower", "upper"]]
-    assert 0 < lo < hi
-
-
-def test_between_method_reproduces_the_ecological_regression(hs):
-    e = geo.method_ellipses(hs, "ses", "mathach", "school", methods=["between"])["between"]["all"]
-    np.testing.assert_allclose(e.center, [12.7926, 5.7734], atol=1e-4)
-    np.testing.assert_allclose(_se(e), [0.2898, 0.6984], atol=1e-4)
-    assert e.df == 38
-
-
-def test_group_ols_matches_polyfit_and_flags_degenerate_groups():
-    df = pd.DataFrame({"g": [1, 1, 1, 2, 2, 3], "x": [0, 1, 2, 5, 5, 1], "y": [1, 3, 5.5, 2, 4, 7],
-                       "s": ["a", "a", "a", "b", "b", "b"]})
-    c = geo.group_ols(df, "x", "y", "g", by="s")
-    np.testing.assert_allclose(c.loc[1, ["slope", "intercept"]], np.polyfit([0, 1, 2], [1, 3, 5.5], 1))
-    assert np.isnan(c.loc[2, "slope"]) and np.isnan(c.loc[3, "slope"])
-    assert c.loc[2, "ybar"] == 3 and list(c["n"]) == [3, 2, 1] and c.loc[3, "s"] == "b"
-
-
-def test_beta_space_bad_input(hs):
-    with pytest.raises(KeyError, match="group column 'nope'"):
-        geo.group_ols(hs, "ses", "mathach", "nope")
-    with pytest.raises(ValueError, match="unknown method"):
-        geo.method_ellipses(hs, "ses", "mathach", "school", methods=["bayes"])
-    with pytest.raises(ValueError, match="constant within each"):
-        geo.group_ols(hs, "ses", "mathach", "school", by="Sex")
-
-
-def test_group_ols_agrees_with_the_engine_lmlist(hs):
-    ols = importlib.import_module("hlmlab.ols.fit")
-    ours = geo.group_ols(hs, "ses", "mathach", "school")
-    theirs = ols.lmlist("mathach ~ ses", hs, by="school").coef
-    np.testing.assert_allclose(ours["intercept"], theirs["(Intercept)"].reindex(ours.index), rtol=1e-10)
-    np.testing.assert_allclose(ours["slope"], theirs["ses"].reindex(ours.index), rtol=1e-10)
-
-
 def test_confidence_ellipse_reads_the_engine_contrast_df(hs):
-    ols = importlib.import_module("hlmlab.ols.fit")
-    fit = ols.lm("mathach ~ ses * Sector", hs)
+    from hlmlab import lm
+    fit = lm("mathach ~ ses * Sector", hs)
     e = geo.confidence_ellipse(fit, ["(Intercept)", "ses"])
     assert e.df == 1973
     assert e.radius == pytest.approx(np.sqrt(2 * stats.f.ppf(0.95, 2, 1973)))
-    inference = importlib.import_module("hlmlab.inference.inference")
-    w = inference.wald(fit, ["ses", "ses:SectorPublic"]).estimate
+    from hlmlab import wald
+    w = wald(fit, ["ses", "ses:SectorPublic"]).estimate
     sh = geo.confidence_ellipse(fit, ["ses", "ses:SectorPublic"], kind="shadows").shadows()
     np.testing.assert_allclose(sh["lower"], w.iloc[:, 5], rtol=1e-12)
     np.testing.assert_allclose(sh["upper"], w.iloc[:, 6], rtol=1e-12)
-
 
 def test_shape_summary_treats_rounding_level_eigenvalues_as_zero():
     v = np.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]]).T
@@ -377,12 +298,10 @@ def test_shape_summary_treats_rounding_level_eigenvalues_as_zero():
     s = geo.shape_summary(G)
     assert s["eigenvalue3"] == 0.0 and s["condition"] == np.inf
 
-
 def test_shadows_equal_engine_wald_intervals_for_an_lme_fit(hs):
-    lme = importlib.import_module("hlmlab.lmm.lme")
-    from hlmlab.inference.inference import wald
+    from hlmlab import lme, wald
 
-    fit = lme.lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
+    fit = lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
     names = ["ses", "ses:SectorPublic"]
     sh = geo.confidence_ellipse(fit, names, kind="shadows").shadows()
     w = wald(fit, names).estimate
@@ -394,16 +313,6 @@ def test_shadows_equal_engine_wald_intervals_for_an_lme_fit(hs):
     assert e.df == 38
 
 
-def test_group_ols_accepts_a_categorical_group_column():
-    import hlmlab as hl
-
-    hs = hl.load_data("hs")
-    plain = geo.group_ols(hs, "ses", "mathach", "school")
-    hs["id"] = pd.Categorical(hs["school"].astype(str))
-    cat = geo.group_ols(hs, "ses", "mathach", "id")
-    np.testing.assert_allclose(cat["slope"].to_numpy(), plain["slope"].to_numpy())
-
-
 # --- the shrinkage ellipses: Var(BLUP) and the prediction error ---------------
 def _loewner_min(A, B):
     """Smallest eigenvalue of B - A (>= 0 when A <= B in the Loewner order)."""
@@ -411,11 +320,11 @@ def _loewner_min(A, B):
 
 
 def test_dispersion_ellipses_blup_and_error_on_hs_schools():
-    lme = importlib.import_module("hlmlab.lmm.lme")
     import hlmlab
+    from hlmlab import lme
 
     hs = hlmlab.load_data("hs")
-    fit = lme.lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
+    fit = lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
     G = fit.G.to_numpy()
     sigma = fit.sigma
     checked = 0

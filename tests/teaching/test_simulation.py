@@ -1,10 +1,8 @@
-"""The notes' simulated example and its widget."""
-import matplotlib.pyplot as plt
+"""hlmlab.teaching.simulation: the notes' simulated example."""
 import numpy as np
 import pytest
 
 from hlmlab.teaching.simulation import simulate_schools
-from hlmlab.teaching.widgets import simulation_explorer, simulation_figure
 
 
 def test_simulation_is_reproducible_and_well_formed():
@@ -51,14 +49,3 @@ def test_singular_G_puts_the_lines_on_a_segment():
 def test_bad_parameters_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         simulate_schools(**kwargs)
-
-
-def test_figure_and_explorer_draw():
-    axes = simulation_figure(simulate_schools(5, seed=1), show_schools=2)
-    assert len(axes[0].lines) == 2 * 2 + 1  # true and OLS line per school, plus gamma
-    assert len(axes[1].collections) == 2  # true and OLS points
-    plt.close("all")
-    box = simulation_explorer(n_schools=8, seed=3)
-    sliders = box.children[0].children
-    sliders[1].value = 2.0  # moving a slider redraws without error
-    plt.close("all")
