@@ -4,7 +4,9 @@ import pandas as pd
 import pytest
 
 import hlmlab as hl
-from hlmlab.formula.design import aliased_columns, fixed_design, parse_random, r_name, random_design
+from hlmlab.formula.fixed import aliased_columns, fixed_design
+from hlmlab.formula.random import parse_random, random_design
+from hlmlab.formula.terms import r_name
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +137,7 @@ def test_too_many_random_effects_is_an_error():
 
 
 def test_fast_path_for_large_numeric_designs_gives_formulaics_numbers():
-    from hlmlab.formula import design
+    from hlmlab.formula import fastpath as design
 
     rng = np.random.default_rng(3)
     n = design.FAST_PATH_ROWS + 500
@@ -173,7 +175,7 @@ def test_single_threaded_blas_restores_the_thread_count():
 def test_simple_random_terms_match_formulaic(hs, lhs):
     from formulaic import model_matrix
 
-    from hlmlab.formula.design import FORMULA_CONTEXT, r_name
+    from hlmlab.formula.terms import FORMULA_CONTEXT, r_name
 
     (lev,) = random_design(parse_random(f"~ {lhs} | school"), hs)
     mm = model_matrix(f"~ {lhs}", hs, context=FORMULA_CONTEXT)
@@ -205,7 +207,11 @@ def test_formula_plans_reuse_formulaic_exactly():
     # X, names and rows must be formulaic's, and a change of levels must not reuse a plan
     from formulaic import model_matrix as fm
 
-    from hlmlab.formula.design import _PLANS, FORMULA_CONTEXT, fixed_design
+    from hlmlab.formula.fastpath import _PLANS
+
+    from hlmlab.formula.fixed import fixed_design
+
+    from hlmlab.formula.terms import FORMULA_CONTEXT
 
     hs = hl.load_data("hs")
     for formula in ["mathach ~ ses * Sector", "mathach ~ Sector:ses + Minority", "mathach ~ ses:Sector - 1", "mathach ~ ses + I(ses**2)"]:

@@ -24,6 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
+from hlmlab import _numdiff
+from hlmlab.contract import check_conf_level
+
 from hlmlab.lmm.summary import Intervals
 
 __all__ = ["natural_parameters", "varpar_of_natural", "deviance_natural", "natural_hessian", "lme_intervals"]
@@ -32,15 +35,14 @@ __all__ = ["natural_parameters", "varpar_of_natural", "deviance_natural", "natur
 def natural_parameters(fit: Any) -> tuple[np.ndarray, list[str], list[str]]:
     """The variance parameters on nlme's natural scale, their names and kinds ("sd", "cor", "sigma")."""
     vals, names, kinds = [], [], []
+    vc = fit.varcorr()
     for l, lev in enumerate(fit.levels):
-        G = fit._G(l).to_numpy()
-        sd = np.sqrt(np.diag(G))
+        sd = vc.sd(l)
         with np.errstate(divide="ignore"):
             vals += list(np.log(sd))
         names += [f"{lev.name}: sd({z})" for z in lev.znames]
         kinds += ["sd"] * lev.q
-        with np.errstate(invalid="ignore", divide="ignore"):
-            R = G / np.outer(sd, sd)
+        R = vc.corr(l)
         for j in range(lev.q):
             for i in range(j + 1, lev.q):
                 vals.append(np.arctanh(np.clip(R[i, j], -1, 1)))
@@ -81,7 +83,7 @@ def varpar_of_natural(fit: Any, nat: np.ndarray) -> np.ndarray | None:
 def deviance_natural(fit: Any, nat: np.ndarray) -> float:
     """-2 log-likelihood at natural parameters (log SDs, Fisher z, log sigma)."""
     phi = varpar_of_natural(fit, nat)
-    return np.inf if phi is None else fit.deviance_at(phi)
+    return np.inf if phi is None else fit.varpar.deviance(phi)
 
 
 def natural_hessian(fit: Any, nat: np.ndarray) -> np.ndarray:
@@ -90,22 +92,21 @@ def natural_hessian(fit: Any, nat: np.ndarray) -> np.ndarray:
     At the optimum the gradient in phi = (theta, sigma) vanishes, so the
     Hessian transforms as J' H_phi J with J = d phi / d nat (central
     differences of the cheap, smooth map :func:`varpar_of_natural`) and
-    H_phi the fit's :attr:`~hlmlab.results.LmeFit.varpar_hessian`.
+    H_phi the Hessian of the fit's :attr:`~hlmlab.lmm.fit.LmeFit.varpar`.
     """
-    k = len(nat)
-    J = np.empty((k, k))
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = 1e-6
-        hi, lo = varpar_of_natural(fit, nat + e), varpar_of_natural(fit, nat - e)
-        if hi is None or lo is None:
-            return np.full((k, k), np.nan)
-        J[:, i] = (hi - lo) / 2e-6
-    return J.T @ fit.varpar_hessian @ J
+    def phi_of(z: np.ndarray) -> np.ndarray:
+        phi = varpar_of_natural(fit, z)
+        return np.full(len(z), np.nan) if phi is None else phi
+
+    J = _numdiff.jacobian(phi_of, nat, rel=1e-6, floor=1.0)
+    if not np.all(np.isfinite(J)):
+        return np.full((len(nat), len(nat)), np.nan)
+    return J.T @ fit.varpar.hessian @ J
 
 
-def lme_intervals(fit: Any, level: float = 0.95) -> Intervals:
-    """Intervals for the fixed effects and the variance parameters of an lme fit."""
+def lme_intervals(fit: Any, conf_level: float = 0.95) -> Intervals:
+    """Intervals for the fixed effects and the variance parameters of an lme fit, at ``conf_level``."""
+    level = check_conf_level(conf_level)
     a = 1 - (1 - level) / 2
     tq = st.t.ppf(a, fit.df.to_numpy())
     est, se = fit.fixef.to_numpy(), fit.se.to_numpy()

@@ -1,15 +1,15 @@
 """``lme``: linear mixed models by REML or ML, in four steps as in lme4.
 
-1. parse: the fixed formula into y and X (:func:`hlmlab.design.fixed_design`),
+1. parse: the fixed formula into y and X (:func:`hlmlab.formula.fixed.fixed_design`),
    the random part into levels of Z columns and group codes
-   (:func:`hlmlab.design.random_design`);
+   (:func:`hlmlab.formula.random.random_design`);
 2. build the criterion: per-group sufficient statistics
-   (:func:`hlmlab.deviance.sufficient_stats`), so that the profiled
-   criterion is a function of theta alone;
-3. optimise theta within its bounds and check the answer
-   (:func:`hlmlab.optimize.minimize_theta`);
+   (:func:`hlmlab.lmm.suffstats.sufficient_stats`), so that the profiled
+   criterion (:mod:`hlmlab.lmm.pls`) is a function of theta alone;
+3. optimise theta within its bounds (:func:`hlmlab.lmm.optimize.minimize_theta`)
+   and check the answer (:mod:`hlmlab.lmm.checkconv`);
 4. package the estimates at the optimum into an
-   :class:`~hlmlab.results.LmeFit`.
+   :class:`~hlmlab.lmm.fit.LmeFit`.
 
 Rows with a missing value in any variable of the model (fixed or random
 part) are dropped and counted on the fit (``n_dropped``); a grouping factor
@@ -23,29 +23,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hlmlab.formula.design import (
-    FixedDesign,
-    RandomLevel,
-    RandomTerm,
-    _positional,
-    check_groups,
-    fixed_design,
-    parse_random,
-    random_design,
-    random_variables,
-)
-from hlmlab.lmm.deviance import (
-    SufficientStats,
-    deviance,
-    deviance_and_gradient,
-    solve,
-    sufficient_stats,
-    theta_lower,
-    theta_start,
-)
 from hlmlab._blas import single_threaded_blas
+from hlmlab._format import caller_name
+from hlmlab.formula.fixed import FixedDesign, fixed_design
+from hlmlab.formula.random import RandomLevel, RandomTerm, check_groups, parse_random, random_design, random_variables
+from hlmlab.formula.terms import positional
+from hlmlab.lmm.suffstats import SufficientStats, sufficient_stats
+from hlmlab.lmm.pls import deviance, deviance_and_gradient, solve, theta_lower, theta_start
 from hlmlab.lmm.optimize import minimize_theta
-from hlmlab.lmm.results import LmeFit
+from hlmlab.lmm.fit import LmeFit
 
 __all__ = ["lme", "LmeModel", "build_model", "fit_model"]
 
@@ -98,12 +84,12 @@ def build_model(
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     terms = parse_random(random)
-    positional = _positional(data)
-    groups, zcols = random_variables(terms, positional)
-    check_groups(groups, positional)
-    keep = positional[zcols].notna().all(axis=1).to_numpy() if zcols else None
-    design = fixed_design(fixed, positional, keep=keep)
-    levels = random_design(terms, positional, design.rows, fixed=design)
+    frame = positional(data)
+    groups, zcols = random_variables(terms, frame)
+    check_groups(groups, frame)
+    keep = frame[zcols].notna().all(axis=1).to_numpy() if zcols else None
+    design = fixed_design(fixed, frame, keep=keep)
+    levels = random_design(terms, frame, design.rows, fixed=design)
     stats = sufficient_stats(
         design.X, design.y, [lev.Z for lev in levels], [lev.codes for lev in levels], [lev.parent for lev in levels]
     )
@@ -126,7 +112,7 @@ def fit_model(model: LmeModel) -> LmeFit:
 
     opt = minimize_theta(crit, theta_start(stats.qs), theta_lower(stats.qs), fun_grad)
     sol = solve(stats, opt.theta, reml)
-    return LmeFit(model, opt, sol)
+    return LmeFit(model, opt, sol, refitter=lme)
 
 
 def lme(
@@ -171,8 +157,6 @@ def lme(
     >>> fit.loglik   # -6419.695
     """
     if data_name is None:
-        from hlmlab.ols.fit import _caller_name
-
-        data_name = _caller_name(data) or data.attrs.get("name")
+        data_name = caller_name(data) or data.attrs.get("name")
     with single_threaded_blas():
         return fit_model(build_model(fixed, data, random, method, data_name))

@@ -36,12 +36,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 
-__all__ = ["OptResult", "minimize_theta", "fd_gradient", "fd_hessian", "SINGULAR_TOL"]
+from hlmlab import _numdiff
+from hlmlab.lmm.checkconv import (
+    SINGULAR_MESSAGE,
+    at_bound,
+    boundary_confirmed,
+    check_convergence,
+    inward_probes,
+    is_singular,
+)
 
-#: a diagonal element of theta this close to 0 makes the fit "singular"
-SINGULAR_TOL = 1e-4
-#: largest acceptable |H^-1 g| (lme4 uses 2e-3 on the same scaled gradient)
-GRAD_TOL = 1e-3
+__all__ = ["OptResult", "minimize_theta"]
 
 
 @dataclass
@@ -110,52 +115,6 @@ class _Counted:
             self.best_f, self.best_x = float(f), np.array(x, dtype=float)
 
 
-def _steps(x: np.ndarray, rel: float) -> np.ndarray:
-    return rel * np.maximum(np.abs(x), 0.1)
-
-
-def fd_gradient(fun: Callable, x: np.ndarray, lower: np.ndarray, rel: float = 1e-5) -> np.ndarray:
-    """Central-difference gradient; one-sided (second order) where a bound is too close.
-
-    g_k = (f(x + h e_k) - f(x - h e_k)) / 2h, or, when x_k - h < lower_k,
-    (-3 f(x) + 4 f(x + h e_k) - f(x + 2h e_k)) / 2h.
-    """
-    x = np.asarray(x, dtype=float)
-    h = _steps(x, rel)
-    g = np.empty_like(x)
-    f0 = None
-    for k in range(len(x)):
-        e = np.zeros_like(x)
-        e[k] = h[k]
-        if x[k] - h[k] >= lower[k]:
-            g[k] = (fun(x + e) - fun(x - e)) / (2 * h[k])
-        else:
-            f0 = fun(x) if f0 is None else f0
-            g[k] = (-3 * f0 + 4 * fun(x + e) - fun(x + 2 * e)) / (2 * h[k])
-    return g
-
-
-def fd_hessian(fun: Callable, x: np.ndarray, rel: float = 1e-4, f0: float | None = None) -> np.ndarray:
-    """Central-difference Hessian (the function must be defined on both sides of x).
-
-    H_kk = (f(x+h_k) - 2 f(x) + f(x-h_k)) / h_k^2;
-    H_kl = (f(x+h_k+h_l) - f(x+h_k-h_l) - f(x-h_k+h_l) + f(x-h_k-h_l)) / (4 h_k h_l).
-    """
-    x = np.asarray(x, dtype=float)
-    k = len(x)
-    h = _steps(x, rel)
-    f0 = fun(x) if f0 is None else f0
-    H = np.empty((k, k))
-    E = np.diag(h)
-    for i in range(k):
-        H[i, i] = (fun(x + E[i]) - 2 * f0 + fun(x - E[i])) / h[i] ** 2
-        for j in range(i):
-            H[i, j] = H[j, i] = (
-                fun(x + E[i] + E[j]) - fun(x + E[i] - E[j]) - fun(x - E[i] + E[j]) + fun(x - E[i] - E[j])
-            ) / (4 * h[i] * h[j])
-    return H
-
-
 def _lbfgsb(
     f: _Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None = None
 ) -> scipy.optimize.OptimizeResult:
@@ -174,7 +133,7 @@ def _lbfgsb(
         )
 
     def jac(x: np.ndarray) -> np.ndarray:
-        return fd_gradient(f, x, lower, rel=1e-6)
+        return _numdiff.gradient(f, x, rel=1e-6, lower=lower)
 
     return scipy.optimize.minimize(f, np.maximum(x0, lower), jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
 
@@ -189,10 +148,6 @@ def _powell(f: _Counted, x0: np.ndarray, lower: np.ndarray) -> scipy.optimize.Op
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     opts = {"xtol": 1e-6, "ftol": 1e-11, "maxfev": 40 * len(x0) + 60}
     return scipy.optimize.minimize(f, np.maximum(x0, lower), method="Powell", bounds=bounds, options=opts)
-
-
-def _at_bound(x: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    return np.isfinite(lower) & (x - lower <= SINGULAR_TOL)
 
 
 def _embed(x: np.ndarray, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -216,7 +171,7 @@ class _Derivatives:
             val, g = self.fg(x)
             self.f.record(x, val)
             return (float(val) if np.isfinite(val) else 1e300), np.asarray(g, dtype=float)
-        return self.f(x), fd_gradient(self.f, x, self.lower)
+        return self.f(x), _numdiff.gradient(self.f, x, rel=1e-5, lower=self.lower)
 
     def hessian(self, x: np.ndarray, idx: np.ndarray, g0: np.ndarray | None = None) -> np.ndarray:
         """Hessian over the coordinates idx (differences of the gradient, or second differences).
@@ -227,7 +182,7 @@ class _Derivatives:
         central differences.
         """
         if self.fg is not None:
-            h = _steps(x[idx], 1e-5)
+            h = _numdiff.steps(x[idx], 1e-5)
             H = np.empty((idx.size, idx.size))
             for a, k in enumerate(idx):
                 e = np.zeros_like(x)
@@ -238,7 +193,7 @@ class _Derivatives:
                     H[:, a] = (self.gradient(x + e)[idx] - self.gradient(x - e)[idx]) / (2 * h[a])
             return (H + H.T) / 2
         sub = lambda z: self.f(_embed(x, idx, z))  # noqa: E731
-        return fd_hessian(sub, x[idx], f0=self.f(x))
+        return _numdiff.hessian(sub, x[idx], rel=1e-4, f0=self.f(x))
 
 
 def _newton_polish(
@@ -306,52 +261,20 @@ def _log_diagonal_search(f: _Counted, theta0: np.ndarray, lower: np.ndarray, fg:
     return theta_of(res.x)
 
 
-def _column_below(k: int, lower: np.ndarray) -> np.ndarray:
-    """Indices of the free elements below diagonal element k in its template column.
-
-    theta lists each template column by column, the diagonal (bounded) first,
-    then the elements below it (free), so they are the free indices that follow k.
-    """
-    j = k + 1
-    while j < len(lower) and not np.isfinite(lower[j]):
-        j += 1
-    return np.arange(k + 1, j)
-
-
-def _inward_probes(x: np.ndarray, k: int, lower: np.ndarray, steps: np.ndarray) -> list[np.ndarray]:
-    """Points that move diagonal element k off its bound, keeping or flipping the sign of its column.
-
-    When T_kk = 0 the sign of the rest of column k is arbitrary (T T' does not
-    change when a whole column changes sign), but once T_kk > 0 it is not:
-    the continuation of the optimum may need the opposite sign, which no
-    search with T_kk >= 0 can reach continuously.
-    """
-    below = _column_below(k, lower)
-    out = []
-    for step in steps:
-        for flip in (False, True) if below.size and np.any(x[below] != 0) else (False,):
-            z = x.copy()
-            z[k] = lower[k] + step
-            if flip:
-                z[below] = -z[below]
-            out.append(z)
-    return out
-
-
 def _leave_false_bounds(
     f: _Counted, x: np.ndarray, lower: np.ndarray, fg: Callable | None, notes: list[str], tries: int = 4
 ) -> tuple[np.ndarray, bool]:
     """Restart L-BFGS-B from inside while moving off a bound lowers the criterion."""
     restarted = False
     for _ in range(tries):
-        bound = np.flatnonzero(_at_bound(x, lower))
+        bound = np.flatnonzero(at_bound(x, lower))
         if bound.size == 0:
             break
         fx = f(x)
         scale = max(float(np.max(np.abs(x))), 1.0)
         best = None
         for k in bound:
-            for z in _inward_probes(x, k, lower, scale * np.array([1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0])):
+            for z in inward_probes(x, k, lower, scale * np.array([1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0])):
                 fz = f(z)
                 if fz < fx - 1e-12 * max(1.0, abs(fx)) and (best is None or fz < best[1]):
                     best = (z, fz)
@@ -368,41 +291,19 @@ def _leave_false_bounds(
 
 
 def _final_check(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Gradient and Hessian at x (free coordinates), Newton polish, and what fails.
+    """Gradient and Hessian at x (free coordinates), a Newton polish, then the checks of :mod:`checkconv`.
 
-    Fails when the Hessian over the free coordinates is not positive
-    definite, when the scaled gradient |H^-1 g| exceeds ``GRAD_TOL``, or
-    when the criterion decreases moving a bound coordinate inward.
     Returns (x, gradient, Hessian, failure messages).
     """
-    f, lower = d.f, d.lower
-    bound = _at_bound(x, lower)
-    idx = np.flatnonzero(~bound)
+    idx = np.flatnonzero(~at_bound(x, d.lower))
     g = d.gradient(x)
     H = np.full((len(x), len(x)), np.nan)
-    failures: list[str] = []
     if idx.size:
         Hf = d.hessian(x, idx, g0=g)
-        eig = np.linalg.eigvalsh(Hf)
-        if eig.min() > 0:
+        if np.linalg.eigvalsh(Hf).min() > 0:
             x, g = _newton_polish(d, x, g, idx, Hf)
-            scaled = np.linalg.solve(Hf, g[idx])
-            if np.max(np.abs(scaled)) > GRAD_TOL:
-                failures.append(
-                    f"convergence check failed: scaled gradient |H^-1 g| = {np.max(np.abs(scaled)):.3g} > {GRAD_TOL}"
-                )
-        else:
-            failures.append(
-                f"the Hessian of the criterion is not positive definite at the optimum (smallest eigenvalue "
-                f"{eig.min():.3g}): the optimum may be a saddle point or poorly determined"
-            )
         H[np.ix_(idx, idx)] = Hf
-    fx = f(x)
-    for k in np.flatnonzero(bound):
-        step = np.array([1e-3 * max(float(np.max(np.abs(x))), 1e-2)])
-        if any(f(z) < fx - 1e-9 * max(1.0, abs(fx)) for z in _inward_probes(x, k, lower, step)):
-            failures.append(f"theta[{k}] is on its bound but the criterion decreases inward")
-    return x, g, H, failures
+    return x, g, H, check_convergence(d.f, x, g, H, d.lower)
 
 
 #: a bounded element of theta is "well inside" when farther than this (relative) from its bound
@@ -439,34 +340,6 @@ def _finish_interior(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.nda
     if fx > f.best_f + 1e-12 * max(1.0, abs(fx)):
         return None
     return xs, g, H
-
-
-def _boundary_confirmed(d: _Derivatives, x: np.ndarray) -> bool:
-    """Whether the gradient confirms a boundary optimum (exact gradient only).
-
-    The criterion is even in a zero diagonal element theta_k of the
-    template, so at theta_k = 0 its derivative vanishes; one step inward
-    (theta_k = eps, with the column below kept or flipped in sign) the
-    derivative is positive exactly when moving inward raises the criterion.
-    Confirmed when it is positive at every such probe and the gradient in the
-    free coordinates is small (the bounded search has converged there).
-    """
-    if d.fg is None:
-        return False
-    lower = d.lower
-    bound = np.flatnonzero(_at_bound(x, lower))
-    free = np.flatnonzero(~_at_bound(x, lower))
-    if free.size:
-        g = d.gradient(x)
-        if not np.all(np.isfinite(g)) or np.max(np.abs(g[free])) > 1e-3:
-            return False
-    step = np.array([1e-3 * max(float(np.max(np.abs(x))), 1e-2)])
-    for k in bound:
-        for z in _inward_probes(x, k, lower, step):
-            gz = d.gradient(z)
-            if not np.isfinite(gz[k]) or gz[k] <= 0:
-                return False
-    return True
 
 
 def minimize_theta(
@@ -519,7 +392,7 @@ def minimize_theta(
     x, restarted = _leave_false_bounds(f, x, lower, fun_grad, notes)
     if restarted:
         method += " + restart"
-    if _at_bound(x, lower).any() and not _boundary_confirmed(d, x):
+    if at_bound(x, lower).any() and not boundary_confirmed(d.gradient if fun_grad is not None else None, x, lower):
         # a boundary fit the gradient does not confirm: a derivative-free search
         start_f = f.best_f
         _powell(f, x, lower)
@@ -542,13 +415,9 @@ def minimize_theta(
         x, g, H, failures = _final_check(d, np.array(f.best_x))
     converged = not failures
     messages += failures
-    bound = _at_bound(x, lower)
-    singular = bool(bound.any())
+    singular = is_singular(x, lower)
     if singular:
-        messages.append(
-            "singular fit: a random-effect standard deviation is (close to) zero or a correlation is +-1, "
-            "i.e. the estimated covariance matrix of the random effects is on the boundary of its space"
-        )
+        messages.append(SINGULAR_MESSAGE)
     return OptResult(
         theta=x, fun=float(f(x)), nfev=f.nfev, converged=bool(converged), singular=singular,
         gradient=g, hessian=H, method=method, messages=messages, notes=notes,

@@ -11,11 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Intervals", "format_lme_summary", "html_lme_summary"]
+from hlmlab._format import g, text_table
 
-
-def _g(x: float, digits: int = 7) -> str:
-    return f"{x:.{digits}g}" if np.isfinite(x) else "NA"
+__all__ = ["Intervals", "LmeSummary", "format_lme_summary", "html_lme_summary"]
 
 
 def _abbrev(name: str, width: int = 6) -> str:
@@ -28,36 +26,26 @@ def _abbrev(name: str, width: int = 6) -> str:
     return keep[:width]
 
 
-def _table(df: pd.DataFrame, digits: int = 7) -> str:
-    """A data frame as text with numbers to ``digits`` significant digits."""
-    out = df.copy().astype(object)
-    for c in df.columns:
-        if pd.api.types.is_numeric_dtype(df[c]):
-            out[c] = [_g(v, digits) if isinstance(v, (float, np.floating)) else str(v) for v in df[c]]
-    return out.to_string()
-
-
 def _random_block(fit: Any) -> list[str]:
     lines = ["Random effects:"]
     D = len(fit.levels)
+    vc = fit.varcorr()
     for l, lev in enumerate(fit.levels):
-        G = fit._G(l).to_numpy()
-        sd = np.sqrt(np.diag(G))
+        sd = vc.sd(l)
         last = l == D - 1
         lines.append(f" Formula: {lev.formula.split('|')[0].strip()} | {_nlme_group_name(fit, l)}")
         if lev.q == 1:
             names = list(lev.znames) + (["Residual"] if last else [])
             vals = list(sd) + ([fit.sigma] if last else [])
-            w = [max(len(n), len(_g(v))) for n, v in zip(names, vals)]
+            w = [max(len(n), len(g(v))) for n, v in zip(names, vals)]
             lines.append("        " + " ".join(n.rjust(k) for n, k in zip(names, w)))
-            lines.append("StdDev: " + " ".join(_g(v).rjust(k) for v, k in zip(vals, w)))
+            lines.append("StdDev: " + " ".join(g(v).rjust(k) for v, k in zip(vals, w)))
         else:
             lines.append(" Structure: General positive-definite")
-            with np.errstate(invalid="ignore", divide="ignore"):
-                R = G / np.outer(sd, sd)
+            R = vc.corr(l)
             names = list(lev.znames) + (["Residual"] if last else [])
             nw = max(len(n) for n in names)
-            sds = [_g(v) for v in sd] + ([_g(fit.sigma)] if last else [])
+            sds = [g(v) for v in sd] + ([g(fit.sigma)] if last else [])
             sw = max(len(v) for v in sds + ["StdDev"])
             lines.append(" " * nw + " " + "StdDev".ljust(sw) + " Corr")
             abbr = " ".join(_abbrev(z).ljust(6) for z in lev.znames[:-1])
@@ -78,7 +66,7 @@ def _nlme_group_name(fit: Any, l: int) -> str:
     return f"{f[-1]} %in% {'/'.join(f[:-1])}"
 
 
-def _fixed_table(fit: Any) -> pd.DataFrame:
+def _fixedtext_table(fit: Any) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Value": fit.fixef,
@@ -91,11 +79,11 @@ def _fixed_table(fit: Any) -> pd.DataFrame:
 
 
 def _fixed_text(fit: Any) -> list[str]:
-    t = _fixed_table(fit).astype(object)
-    t["p-value"] = [f"{p:.4f}" for p in _fixed_table(fit)["p-value"]]
+    t = _fixedtext_table(fit).astype(object)
+    t["p-value"] = [f"{p:.4f}" for p in _fixedtext_table(fit)["p-value"]]
     for c in ("Value", "Std.Error", "t-value"):
-        t[c] = [_g(v) for v in _fixed_table(fit)[c]]
-    t["DF"] = [str(int(v)) for v in _fixed_table(fit)["DF"]]
+        t[c] = [g(v) for v in _fixedtext_table(fit)[c]]
+    t["DF"] = [str(int(v)) for v in _fixedtext_table(fit)["DF"]]
     return [f"Fixed effects:  {fit.fixed}", t.to_string()]
 
 
@@ -119,7 +107,7 @@ def _resid_text(fit: Any) -> list[str]:
     r = fit.residuals(type="pearson").to_numpy()
     q = np.quantile(r, [0, 0.25, 0.5, 0.75, 1])
     names = ["Min", "Q1", "Med", "Q3", "Max"]
-    vals = [_g(v) for v in q]
+    vals = [g(v) for v in q]
     w = [max(len(a), len(b)) + 1 for a, b in zip(names, vals)]
     return [
         "Standardized Within-Group Residuals:",
@@ -161,14 +149,14 @@ def format_lme_summary(fit: Any, brief: bool = False) -> str:
     if brief:
         like = "Log-restricted-likelihood" if fit.method == "REML" else "Log-likelihood"
         fe = fit.fixef
-        lines = header + [f"  {like}: {_g(fit.loglik)}", f"  Fixed: {fit.fixed}"]
+        lines = header + [f"  {like}: {g(fit.loglik)}", f"  Fixed: {fit.fixed}"]
         lines += [pd.DataFrame([fe.to_numpy()], columns=fe.index).to_string(index=False,
-                  float_format=lambda v: _g(v)), ""]
+                  float_format=lambda v: g(v)), ""]
         lines += _random_block(fit) + _groups_text(fit) + _warnings_text(fit)
         return "\n".join(lines)
     crit = pd.DataFrame({"AIC": [fit.aic], "BIC": [fit.bic], "logLik": [fit.loglik]})
     lines = header + [
-        "\n".join("  " + s for s in crit.to_string(index=False, float_format=lambda v: _g(v)).splitlines()),
+        "\n".join("  " + s for s in crit.to_string(index=False, float_format=lambda v: g(v)).splitlines()),
         "",
     ]
     lines += _random_block(fit)
@@ -178,7 +166,7 @@ def format_lme_summary(fit: Any, brief: bool = False) -> str:
 
 
 def _html(df: pd.DataFrame, caption: str, digits: int = 7) -> str:
-    table = df.to_html(float_format=lambda v: _g(v, digits), border=0, na_rep="")
+    table = df.to_html(float_format=lambda v: g(v, digits), border=0, na_rep="")
     head, rest = table.split(">", 1)
     return f"{head}><caption>{html.escape(caption)}</caption>{rest}"
 
@@ -197,9 +185,9 @@ def html_lme_summary(fit: Any, full: bool = False) -> str:
         + "</p>"
     )
     crit = pd.DataFrame({"AIC": [fit.aic], "BIC": [fit.bic], "logLik": [fit.loglik]}, index=[""])
-    vc = fit.varcorr().copy()
-    vc["Corr"] = [", ".join(f"{c:.3f}" for c in t) for t in vc["Corr"]]
-    fixed = _fixed_table(fit).astype(object)
+    vc = fit.varcorr().frame()
+    vc = vc.astype(object).where(vc.notna(), "")
+    fixed = _fixedtext_table(fit).astype(object)
     fixed["p-value"] = [f"{p:.4f}" for p in fit.pvalue]  # as the text summary prints it
     parts = [head, _html(crit, "Criteria"), _html(vc, "Random effects"), _html(fixed, "Fixed effects")]
     warn = _warnings_text(fit)
@@ -228,9 +216,9 @@ class Intervals:
     message: str | None = None
 
     def __repr__(self) -> str:
-        lines = [f"Approximate {self.level:.0%} confidence intervals", "", " Fixed effects:", _table(self.fixed), ""]
+        lines = [f"Approximate {self.level:.0%} confidence intervals", "", " Fixed effects:", text_table(self.fixed), ""]
         if self.varpar is not None:
-            lines += [" Random effects and residual SD:", _table(self.varpar)]
+            lines += [" Random effects and residual SD:", text_table(self.varpar)]
         else:
             lines += [f" Random effects: {self.message}"]
         return "\n".join(lines)
@@ -242,3 +230,19 @@ class Intervals:
         else:
             parts.append(f"<p>{html.escape(str(self.message))}</p>")
         return "\n".join(parts)
+
+
+class LmeSummary:
+    """The printed summary of a mixed-model fit (nlme's layout as text, tables in a notebook)."""
+
+    def __init__(self, fit: Any):
+        self.fit = fit
+
+    def __repr__(self) -> str:
+        return format_lme_summary(self.fit)
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    def _repr_html_(self) -> str:
+        return html_lme_summary(self.fit, full=True)

@@ -27,14 +27,8 @@ import numpy as np
 
 from hlmlab import _numdiff
 from hlmlab._blas import single_threaded_blas
-from hlmlab.lmm.deviance import (
-    SufficientStats,
-    deviance_sigma,
-    deviance_sigma_and_gradient,
-    factorize,
-    lambda_template,
-    solve_upper,
-)
+from hlmlab.lmm.suffstats import SufficientStats
+from hlmlab.lmm.pls import deviance_sigma, deviance_sigma_and_gradient, factorize, lambda_template, solve_upper
 
 __all__ = ["VarPar"]
 

@@ -1,0 +1,396 @@
+"""The random part of a model: terms, levels, Z columns and group codes.
+
+The random part is written as in nlme: ``"~ 1 + ses | school"`` (one grouping
+factor, unstructured covariance), ``"~ 1 | board/school"`` (schools nested in
+boards: two levels, ``board`` and ``board/school``), or a list of such terms
+for nested grouping factors. :func:`random_design` gives, for each level
+(outermost first), its Z columns, each row's group code, the groups' labels
+and each group's parent in the level above. A grouping factor with missing
+values is an error. Terms that are sums of numeric columns are built
+directly, without formulaic.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from formulaic import model_matrix
+
+from hlmlab.formula.fixed import FixedDesign
+from hlmlab.formula import fastpath
+from hlmlab.formula.fastpath import fast_model_matrix, head_spec
+from hlmlab.formula.terms import FORMULA_CONTEXT, check_columns, formula_variables, positional, r_name, strict_levels
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effects term ``~ lhs | group``.
+
+    Attributes
+    ----------
+    lhs : str
+        The formula of the random effects' columns, ``"1 + ses"``.
+    factors : tuple of str
+        The columns whose combinations define the groups: ``("school",)``, or
+        ``("board", "school")`` for schools within boards.
+    """
+
+    lhs: str
+    factors: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The level's name as nlme prints it: ``school``, or ``board/school`` for a nested level."""
+        return self.factors[-1] if len(self.factors) == 1 else "/".join(self.factors)
+
+    @property
+    def formula(self) -> str:
+        return f"~{self.lhs} | {self.name}"
+
+
+def parse_random(random: str | list[str] | tuple[str, ...]) -> list[RandomTerm]:
+    """Parse random-effects formulas into terms, outermost level first.
+
+    ``"~ 1 + ses | school"`` -> one term; ``"~ 1 | board/school"`` -> two terms,
+    groups ``board`` and ``board/school`` (each school within its board);
+    a list of strings gives one term each (levels are put in order later, by
+    nesting).
+    """
+    if isinstance(random, str):
+        random = [random]
+    if not isinstance(random, (list, tuple)) or not random:
+        raise TypeError("random must be a formula such as '~ 1 + ses | school' or a list of them")
+    terms: list[RandomTerm] = []
+    for r in random:
+        if not isinstance(r, str) or r.count("|") != 1:
+            raise ValueError(f"random term {r!r} must look like '~ 1 + ses | school' (one '|')")
+        left, right = r.split("|")
+        left = left.strip()
+        if left.startswith("~"):
+            left = left[1:].strip()
+        if not left:
+            raise ValueError(f"random term {r!r} has nothing left of '|'; write '~ 1 | group' for intercepts")
+        factors = tuple(g.strip() for g in right.split("/"))
+        if any(not g or not re.fullmatch(r"[A-Za-z_.][\w.]*(:[A-Za-z_.][\w.]*)*", g) for g in factors):
+            raise ValueError(f"grouping {right.strip()!r} of {r!r} must be column names separated by '/' or ':'")
+        for depth in range(1, len(factors) + 1):
+            terms.append(RandomTerm(lhs=left, factors=factors[:depth]))
+    return terms
+
+
+@dataclass(frozen=True, eq=False)
+class RandomLevel:
+    """One level of random effects on the rows of the fit.
+
+    Attributes
+    ----------
+    name : str
+        The grouping, ``school`` or ``board/school``.
+    formula : str
+        The term, ``~1 + ses | school``.
+    Z : ndarray, shape (n, q)
+        The random effects' columns on the rows used.
+    znames : list of str
+        Their names (R style).
+    codes : ndarray of int, shape (n,)
+        Group of each row, 0..m-1; groups are numbered in sorted order of the
+        outer levels first, so the groups of a parent unit are consecutive.
+    labels : Index
+        The group labels (``1317``, or ``"3/1317"`` for nested groups).
+    parent : ndarray of int, shape (m,), or None
+        For a nested level, the code of each group's unit at the level above.
+    spec : formulaic ModelSpec or None
+        What builds Z for new data (None when Z was built directly from
+        numeric columns; :meth:`z_matrix` then asks formulaic afresh).
+    """
+
+    name: str
+    formula: str
+    Z: np.ndarray
+    znames: list[str]
+    codes: np.ndarray
+    labels: pd.Index
+    parent: np.ndarray | None
+    spec: Any = field(repr=False)
+    factors: tuple[str, ...] = ()
+
+    @property
+    def q(self) -> int:
+        return int(self.Z.shape[1])
+
+    @property
+    def ngroups(self) -> int:
+        return len(self.labels)
+
+    def z_matrix(self, newdata: pd.DataFrame) -> np.ndarray:
+        """Z columns for new data (NaN rows where a variable is missing)."""
+        newdata = positional(newdata, "newdata")
+        if self.spec is None:  # built directly from numeric columns: formulaic gives the same columns
+            lhs = self.formula.split("|")[0].strip().lstrip("~")
+            mm = model_matrix(f"~ {lhs}", newdata, context=FORMULA_CONTEXT, na_action="ignore")
+            return np.asarray(mm, dtype=float)
+        mm = strict_levels(lambda: self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"))
+        return np.asarray(mm, dtype=float)
+
+
+def random_variables(terms: list[RandomTerm], data: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Variables used by the random part: (grouping factors, columns of the terms)."""
+    data = positional(data)
+    groups: list[str] = []
+    cols: list[str] = []
+    for t in terms:
+        for g in t.factors:
+            for part in g.split(":"):
+                if part not in data.columns:
+                    raise KeyError(
+                        f"grouping factor {part!r} of {t.formula!r} not found in the data; "
+                        f"available columns: {list(data.columns)}"
+                    )
+                if part not in groups:
+                    groups.append(part)
+        check_columns(f"~ {t.lhs}", data, t.formula)
+        for v in sorted(formula_variables(f"~ {t.lhs}")):
+            if v in data.columns and v not in cols:
+                cols.append(v)
+    return groups, cols
+
+
+def check_groups(groups: list[str], data: pd.DataFrame) -> None:
+    """A grouping factor with missing values is an error (never a silent drop)."""
+    for g in groups:
+        nmiss = int(data[g].isna().sum())
+        if nmiss:
+            raise ValueError(
+                f"grouping factor {g!r} has {nmiss} missing value(s): every row must belong to a group; "
+                f"drop those rows (e.g. data.dropna(subset=[{g!r}])) or give them a group"
+            )
+
+
+def _sorted_integer_codes(s: pd.Series) -> tuple[np.ndarray, list[Any]] | None:
+    """Codes of an integer column already sorted (rows grouped in order): a running count of changes.
+
+    Same codes and labels as ``pd.factorize(s, sort=True)``, with one n-vector
+    of work space instead of a hash table; None when the column is not an
+    integer column in nondecreasing order.
+    """
+    if not pd.api.types.is_integer_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
+        return None
+    x = s.to_numpy()
+    if x.dtype.kind not in "iu" or len(x) == 0:
+        return None
+    change = x[1:] != x[:-1]
+    if np.any(x[1:] < x[:-1]):
+        return None
+    codes = np.empty(len(x), dtype=np.int64)
+    codes[0] = 0
+    np.cumsum(change, out=codes[1:])
+    starts = np.r_[0, np.flatnonzero(change) + 1]
+    return codes, x[starts].tolist()
+
+
+def _factor_codes(data: pd.DataFrame, factor: str) -> tuple[np.ndarray, list[Any]]:
+    """Codes 0..m-1 (sorted labels) of one grouping factor, ``a:b`` for interactions."""
+    parts = factor.split(":")
+    if len(parts) == 1:
+        sorted_codes = _sorted_integer_codes(data[factor])
+        if sorted_codes is not None:
+            return sorted_codes
+        c, u = pd.factorize(data[factor], sort=True)
+        return c.astype(np.int64, copy=False), list(u)
+    codes = np.zeros(len(data), dtype=np.int64)
+    labels: list[Any] | None = None
+    for part in parts:
+        c, u = pd.factorize(data[part], sort=True)
+        codes = codes * len(u) + c
+        lab = list(u)
+        labels = lab if labels is None else [f"{a}:{b}" for a in labels for b in lab]
+    uniq, codes = np.unique(codes, return_inverse=True)
+    assert labels is not None
+    return codes.astype(np.int64), [labels[i] for i in uniq]
+
+
+def _nest(outer: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Codes of (outer, raw) combinations in sorted order, their parent codes and raw codes."""
+    key = outer * (int(raw.max()) + 1) + raw
+    uniq, codes = np.unique(key, return_inverse=True)
+    width = int(raw.max()) + 1
+    return codes.astype(np.int64), (uniq // width).astype(np.int64), (uniq % width).astype(np.int64)
+
+
+_SIMPLE_TERM = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _simple_names(lhs: str, data: pd.DataFrame) -> list[str] | None:
+    """Column names of a random term that is a sum of numeric columns ("1 + x", "x - 1", "0 + x"), else None."""
+    text = lhs.replace(" ", "")
+    intercept = True
+    for drop in ("-1", "+0"):
+        if text.endswith(drop):
+            text, intercept = text[: -len(drop)], False
+    if text.startswith("0+"):
+        text, intercept = text[2:], False
+    parts = [p for p in text.split("+") if p]
+    if "1" in parts:
+        parts.remove("1")
+    if not all(_SIMPLE_TERM.fullmatch(p) and p in data.columns for p in parts) or len(set(parts)) != len(parts):
+        return None
+    dtypes = [data[p].dtype for p in parts]
+    if any(not pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in dtypes):
+        return None
+    names = (["(Intercept)"] if intercept else []) + parts
+    return names or None
+
+
+def _simple_z(lhs: str, data: pd.DataFrame) -> tuple[np.ndarray, list[str]] | None:
+    """Z for a sum of numeric column names with or without an intercept, built directly.
+
+    formulaic would give the same columns (intercept first); None for any other term.
+    """
+    names = _simple_names(lhs, data)
+    if names is None:
+        return None
+    Z = np.empty((len(data), len(names)), order="F")
+    for j, name in enumerate(names):
+        Z[:, j] = 1.0 if name == "(Intercept)" else data[name].to_numpy(dtype=float)
+    return Z, names
+
+
+def _shared_z(lhs: str, data: pd.DataFrame, fixed: FixedDesign | None) -> tuple[np.ndarray, list[str]] | None:
+    """A view of the fixed design's columns when the term's columns are a run of them (no copy)."""
+    if fixed is None:
+        return None
+    names = _simple_names(lhs, data)
+    if names is None:
+        return None
+    q = len(names)
+    for start in range(fixed.p - q + 1):
+        if fixed.names[start : start + q] == names:
+            return fixed.X[:, start : start + q], names
+    return None
+
+
+def _z_matrix(t: RandomTerm, data: pd.DataFrame) -> tuple[np.ndarray, Any, list[str]]:
+    """Z columns of a term, formulaic's spec (None when built directly) and column names."""
+    simple = _simple_z(t.lhs, data)
+    if simple is not None:
+        return simple[0], None, simple[1]
+    if len(data) > fastpath.FAST_PATH_ROWS:
+        head = head_spec(f"~ {t.lhs}", data)
+        if head is not None:
+            Z = fast_model_matrix(head[0], data)
+            if Z is not None:
+                return Z, head[0], head[1]
+    zmm = model_matrix(f"~ {t.lhs}", data, context=FORMULA_CONTEXT, na_action="ignore")
+    return np.asarray(zmm, dtype=float), zmm.model_spec, list(zmm.columns)
+
+
+def random_design(
+    terms: list[RandomTerm], data: pd.DataFrame, rows: np.ndarray | None = None, fixed: FixedDesign | None = None
+) -> list[RandomLevel]:
+    """Build the random-effects levels on the rows used by the fit.
+
+    ``rows`` (boolean, default all) marks the rows used. The Z columns are
+    evaluated on all rows of ``data`` and then restricted to those rows, as
+    the fixed design is (so a group summary such as ``dvar(x, g)`` sees the
+    same data in both parts, as in R's model frames); groups are formed from
+    the rows used. Given the ``fixed`` design, a term whose columns are a run
+    of its columns (``~ 1 + x`` next to ``y ~ x * w``) shares X's memory.
+
+    Levels come out outermost first. Terms from ``a/b`` are nested by
+    construction; for separate terms, a grouping factor with fewer groups is
+    taken as the outer one and each of the inner groups must lie within a
+    single outer group (crossed factors are not supported).
+
+    Raises
+    ------
+    ValueError
+        Missing values in a grouping factor, crossed (non-nested) factors,
+        two terms with the same grouping, or more random effects than the
+        data can support (q times the number of groups >= n).
+    """
+    full = positional(data)
+    subset = rows is not None and not bool(np.all(rows))
+    data = full.loc[np.asarray(rows, dtype=bool)].reset_index(drop=True) if subset else full
+    groups, _ = random_variables(terms, data)
+    check_groups(groups, data)
+    raw: list[tuple[RandomTerm, np.ndarray, list[Any]]] = []
+    seen: set[tuple[str, ...]] = set()
+    for t in terms:
+        if t.factors in seen:
+            raise ValueError(
+                f"two random terms have the same grouping {t.name!r}: put all of its random effects in one "
+                "term, e.g. '~ 1 + x | g' (diagonal structures are not supported)"
+            )
+        seen.add(t.factors)
+        codes, labels = _factor_codes(data, t.factors[-1])
+        raw.append((t, codes, labels))
+    # order by number of groups within the nesting chain: outer = fewer groups
+    raw.sort(key=lambda r: (len(r[0].factors), len(r[2])))
+    n = len(data)
+    levels: list[RandomLevel] = []
+    outer_codes: np.ndarray | None = None
+    outer_labels: list[str] = []
+    for t, rcodes, rlabels in raw:
+        if outer_codes is None:
+            codes, parent = rcodes, None
+            labels = list(rlabels)
+        else:
+            codes, parent, rsel = _nest(outer_codes, rcodes)
+            if len(t.factors) == 1:
+                # a separate term: its groups must each lie in one outer group
+                if len(np.unique(rsel)) != len(rsel):
+                    prev = levels[-1].name
+                    raise ValueError(
+                        f"grouping factors {prev!r} and {t.name!r} are crossed, not nested "
+                        f"(some {t.name!r} groups appear in more than one {prev!r} group); "
+                        f"write '~ ... | {prev}/{t.name}' if the labels repeat within {prev!r}, "
+                        "crossed random effects are not supported"
+                    )
+                labels = [rlabels[i] for i in rsel]
+            else:
+                labels = [f"{outer_labels[pa]}/{rlabels[r]}" for pa, r in zip(parent, rsel)]
+        shared = _shared_z(t.lhs, data, fixed)
+        if shared is not None:
+            Z, zspec, zcols = shared[0], None, shared[1]
+        else:
+            Z, zspec, zcols = _z_matrix(t, full)
+            if subset:
+                Z = Z[np.asarray(rows, dtype=bool)]
+        if Z.shape[1] == 0:
+            raise ValueError(f"random term {t.formula!r} has no columns")
+        if not np.all(np.isfinite(Z)):
+            raise ValueError(f"random term {t.formula!r} has missing or infinite values on rows used by the fit")
+        m = len(labels)
+        q = Z.shape[1]
+        if q * m >= n:
+            raise ValueError(
+                f"too many random effects for {t.formula!r}: {q} per group x {m} groups = {q * m} "
+                f">= {n} observations, so they cannot be told apart from the residual"
+            )
+        npar = q * (q + 1) // 2
+        if m <= npar:
+            warnings.warn(
+                f"random term {t.formula!r}: only {m} groups to estimate a {q}x{q} covariance matrix "
+                f"({npar} parameters); expect a singular or poorly determined fit",
+                stacklevel=3,
+            )
+        levels.append(
+            RandomLevel(
+                name=t.name,
+                formula=t.formula,
+                Z=Z,
+                znames=[r_name(c) for c in zcols],
+                codes=codes,
+                labels=pd.Index(labels, name=t.name),
+                parent=parent,
+                spec=zspec,
+                factors=t.factors,
+            )
+        )
+        outer_codes, outer_labels = codes, [str(x) for x in labels]
+    return levels
