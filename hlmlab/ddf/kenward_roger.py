@@ -40,13 +40,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg
 
-__all__ = ["KRResult", "KRModel", "kr_model", "kenward_roger", "kenward_roger_from_model", "row_basis",
-           "kenward_roger_contrast_df"]
+from hlmlab.ddf._lmatrix import as_array, rank, row_basis
+
+if TYPE_CHECKING:  # pragma: no cover
+    from hlmlab.lmm.varpar import VarPar
+
+__all__ = ["KRResult", "KRModel", "kr_model", "kenward_roger", "kenward_roger_from_model", "kr_model_of"]
 
 
 @dataclass(frozen=True)
@@ -242,7 +246,9 @@ def kr_sums(t: dict[str, np.ndarray], Es: list[np.ndarray]) -> tuple[np.ndarray,
     return t["XVX"].sum(0), P, Qm, tr
 
 
-def adjusted_vcov(XVX: np.ndarray, P: np.ndarray, Qm: np.ndarray, tr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def adjusted_vcov(
+    XVX: np.ndarray, P: np.ndarray, Qm: np.ndarray, tr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Phi, W = 2 I^{-1} and Phi_A = Phi + 2 Phi U Phi (pbkrtest's ``vcovAdj``)."""
     Phi = np.linalg.inv(XVX)
     Phi = (Phi + Phi.T) / 2
@@ -266,17 +272,10 @@ def _div0(x: float, y: float, tol: float = 1e-14) -> float:
     return 1.0 if abs(x) < tol and abs(y) < tol else x / y
 
 
-def row_basis(L: np.ndarray, tol: float = 1e-10) -> np.ndarray:
-    """Orthonormal rows spanning the row space of L (the joint test depends on nothing else)."""
-    _, s, Vt = np.linalg.svd(np.atleast_2d(L), full_matrices=False)
-    r = int(np.sum(s > tol * s[0])) if s.size and s[0] > 0 else 0
-    return Vt[:r]
-
-
 def kr_ddf(L: np.ndarray, Phi: np.ndarray, P: np.ndarray, W: np.ndarray) -> tuple[float, float, int]:
-    """Denominator DF m and F scaling lambda for L (pbkrtest's ``.KR_adjust``); rank q."""
+    """Denominator DF m and F scaling lambda for L (pbkrtest's ``.KR_adjust``); q = rank(L)."""
     L = np.atleast_2d(L)
-    q = int(np.linalg.matrix_rank(L))
+    q = rank(L)
     Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
     TP = Theta @ Phi
     u = [TP @ Pr @ Phi for Pr in P]
@@ -325,10 +324,8 @@ def kr_model(X: np.ndarray, levels: Sequence[Any], templates: Sequence[np.ndarra
 
 
 def kenward_roger_from_model(model: KRModel, L: Any) -> KRResult:
-    """Per-row DF and SE, and the joint F test of L beta = 0, from a :class:`KRModel`."""
-    from hlmlab.ddf.satterthwaite import contrast_matrix
-
-    L = contrast_matrix(L, model.Phi.shape[0], model.names)
+    """Per-row DF and SE, and the joint F test of L beta = 0 (on the row space of L), from a :class:`KRModel`."""
+    L = as_array(L, model.names if model.names is not None else model.Phi.shape[0])
     rows = [kr_ddf(l[None, :], model.Phi, model.P, model.W)[0] for l in L]
     se = np.sqrt(np.einsum("mp,pq,mq->m", L, model.Phi_A, L))
     Lr = row_basis(L)
@@ -338,12 +335,35 @@ def kenward_roger_from_model(model: KRModel, L: Any) -> KRResult:
     return KRResult(model.Phi_A, np.array(rows), se, m, scale, scale * wald, q)
 
 
-def kenward_roger(fit: Any, L: Any) -> KRResult:
+def kr_model_of(varpar: VarPar) -> KRModel:
+    """The :class:`KRModel` of a fit's variance parameters, built once and kept in ``varpar.cache``.
+
+    Uses ``varpar.X``, ``levels``, ``templates()``, ``sigma``, ``beta``,
+    ``beta_names`` and ``reml`` (Kenward-Roger is defined for REML fits).
+    """
+    model = varpar.cache.get("kenward_roger")
+    if model is None:
+        if not varpar.reml:
+            raise ValueError("Kenward-Roger needs a REML fit; refit with method='REML'")
+        model = kr_model(
+            np.asarray(varpar.X, dtype=float),
+            varpar.levels,
+            varpar.templates(),
+            float(varpar.sigma),
+            np.asarray(varpar.beta, dtype=float),
+            list(varpar.beta_names),
+        )
+        varpar.cache["kenward_roger"] = model
+    return model
+
+
+def kenward_roger(varpar: VarPar, L: Any) -> KRResult:
     r"""Kenward-Roger adjusted covariance, DF and F scaling for L beta (REML fits).
 
     Parameters
     ----------
-    fit : a REML ``lme`` fit (design, random levels, theta, sigma, fixef)
+    varpar : VarPar
+        The variance parameters of a REML ``lme`` fit (``fit.varpar``).
     L : array_like (p,) or (m, p), or DataFrame with coefficient names as columns
 
     Returns
@@ -352,35 +372,4 @@ def kenward_roger(fit: Any, L: Any) -> KRResult:
         ``vcov_adjusted`` Phi_A; per-row ``df`` and ``se``; ``df_joint``,
         ``F_scaling`` and the scaled ``F`` of the joint test.
     """
-    model = _kr_model_of_fit(fit)
-    return kenward_roger_from_model(model, L)
-
-
-def _kr_model_of_fit(fit: Any) -> KRModel:
-    cached = getattr(fit, "_kr_model", None)
-    if cached is not None:
-        return cached
-    if getattr(fit, "method", "REML") != "REML":
-        raise ValueError("Kenward-Roger needs a REML fit; refit with method='REML'")
-    from hlmlab.lmm.deviance import lambda_template
-
-    X = fit.design.X
-    levels = fit.levels
-    templates = lambda_template(np.asarray(fit.theta, float), [lv.Z.shape[1] for lv in levels])
-    model = kr_model(X, levels, templates, float(fit.sigma), np.asarray(fit.fixef, float), list(fit.fixef.index))
-    try:
-        object.__setattr__(fit, "_kr_model", model)
-    except (AttributeError, TypeError):
-        pass
-    return model
-
-
-def kenward_roger_contrast_df(fit: Any, L: Any) -> tuple[np.ndarray, float]:
-    """``(row_df, joint_df)`` as :func:`hlmlab.ddf.contrast_df` expects.
-
-    Register with ``ddf.METHODS["kenward-roger"] = kenward_roger_contrast_df``.
-    Note that KR also adjusts Cov(beta-hat) and scales F (see :class:`KRResult`);
-    DF alone with the unadjusted covariance is not the full KR test.
-    """
-    res = kenward_roger(fit, L)
-    return res.df, res.df_joint
+    return kenward_roger_from_model(kr_model_of(varpar), L)

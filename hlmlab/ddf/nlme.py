@@ -16,20 +16,18 @@ the intercept takes one DF from stratum 1 and is given the largest DF. With
 no intercept, every stratum but the first gets one back (nlme's rule).
 Random slopes do not change the DF.
 
-Other methods plug in through :func:`contrast_df`'s ``ddf`` argument: a
-function registered in ``METHODS`` under its name (or listed in ``PLUGINS``
-and loaded from its own module on first use: Satterthwaite, Kenward-Roger),
-taking the fit and L and returning ``(row_df, joint_df)``.
+For a contrast, :func:`nlme_contrast_df` gives each row of L the smallest DF
+among the coefficients it involves. The choice among this rule,
+Satterthwaite's and Kenward-Roger's is :func:`hlmlab.ddf.contrast_df`.
 """
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["varies_within", "nlme_df", "nlme_contrast_df", "contrast_df", "METHODS", "PLUGINS"]
+__all__ = ["varies_within", "nlme_df", "nlme_contrast_df"]
 
 
 def varies_within(x: np.ndarray, codes: np.ndarray, m: int, rtol: float = 1e-10) -> bool:
@@ -85,80 +83,15 @@ def nlme_df(X: np.ndarray, names: Sequence[str], codes: Sequence[np.ndarray]) ->
 
 
 def nlme_contrast_df(df: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, float]:
-    """Each row of L takes the smallest DF of the coefficients it involves; the joint F the smallest of all."""
+    """nlme's DF for the rows of L and for the joint F test of L beta = 0.
+
+    row_df_i = min{df_j : L_ij != 0} (NaN for an all-zero row);
+    joint_df = min{df_j : L_ij != 0 for some i}.
+    """
     L = np.atleast_2d(np.asarray(L, dtype=float))
+    df = np.asarray(df, dtype=float)
     used = np.abs(L) > 0
     rows = np.array([df[u].min() if u.any() else np.nan for u in used])
     allused = used.any(axis=0)
     joint = float(df[allused].min()) if allused.any() else float("nan")
     return rows, joint
-
-
-def _nlme(fit: Any, L: np.ndarray) -> tuple[np.ndarray, float]:
-    return nlme_contrast_df(np.asarray(fit.df, dtype=float), L)
-
-
-#: ddf methods by name: each takes (fit, L) and returns (row_df, joint_df)
-METHODS: dict[str, Callable[[Any, np.ndarray], tuple[np.ndarray, float]]] = {
-    "nlme": _nlme,
-    "between-within": _nlme,
-}
-
-#: methods written in their own modules, loaded on first use: name -> (module, function)
-PLUGINS: dict[str, tuple[str, str]] = {
-    "satterthwaite": ("hlmlab.ddf.satterthwaite", "satterthwaite_contrast_df"),
-    "kenward-roger": ("hlmlab.ddf.kenward_roger", "kenward_roger_contrast_df"),
-}
-
-
-def _method(name: str) -> Callable[[Any, np.ndarray], tuple[np.ndarray, float]] | None:
-    """The function for a ddf method: registered in METHODS, or loaded from its plugin module."""
-    if name in METHODS:
-        return METHODS[name]
-    if name in PLUGINS:
-        module, attr = PLUGINS[name]
-        try:
-            fun = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError):
-            return None
-        METHODS[name] = fun
-        return fun
-    return None
-
-
-def contrast_df(fit: Any, L: Any, ddf: str | None = None) -> tuple[np.ndarray, float]:
-    """Denominator DF for each row of L (k x p) and for the joint F test of L beta = 0.
-
-    Parameters
-    ----------
-    fit : a mixed-model fit (with ``df`` for the default rule)
-    L : array-like, (k, p) or (p,)
-    ddf : {None, "nlme", "between-within", "satterthwaite", "kenward-roger"}
-        None means "nlme". Other names are looked up in :data:`METHODS`,
-        then in :data:`PLUGINS` (modules loaded on first use).
-
-    Returns
-    -------
-    (row_df, joint_df) : (ndarray of shape (k,), float)
-
-    Raises
-    ------
-    NotImplementedError
-        For a known method whose module is not available.
-    ValueError
-        For an unknown method (the message lists the known ones).
-    """
-    name = "nlme" if ddf is None else str(ddf).lower().replace("_", "-")
-    L = np.atleast_2d(np.asarray(L, dtype=float))
-    p = len(fit.fixef)
-    if L.shape[1] != p:
-        raise ValueError(f"L has {L.shape[1]} columns but the model has {p} fixed effects")
-    fun = _method(name)
-    if fun is not None:
-        return fun(fit, L)
-    if name in PLUGINS:
-        raise NotImplementedError(
-            f"ddf={ddf!r} is not available ({PLUGINS[name][0]} could not be loaded); "
-            "use ddf='nlme' (between/within, the default)"
-        )
-    raise ValueError(f"unknown ddf {ddf!r}; known: {sorted(set(METHODS) | set(PLUGINS))}")

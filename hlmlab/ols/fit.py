@@ -1,23 +1,23 @@
-"""Ordinary least squares: ``lm`` and per-group fits with ``lmlist``.
+"""Ordinary least squares: ``lm``.
 
 ``lm(formula, data)`` fits y = X beta + e, e ~ N(0, sigma^2 I) by a
 Householder QR factorisation X = QR (no normal equations), with the fixed
-design built by :func:`hlmlab.design.fixed_design` (R-style coefficient names,
-``cvar``/``dvar`` inside formulas, rows with missing values dropped).
+design built by :func:`hlmlab.formula.fixed.fixed_design` (R-style
+coefficient names, ``cvar``/``dvar`` inside formulas, rows with missing values
+dropped).
 
-The fit honours the fitted-model contract of ``CONTRIBUTING.md`` (``fixef``,
-``vcov``, ``se``, ``df``, ``sigma``, ``loglik``, ``aic``, ``bic``, ``nobs``,
-``method``, ``design``, ``data``, ``contrast_df``, ``refit``, ``simulate``),
-so the tests of :mod:`hlmlab.inference` work on it as on mixed models.
-
-``lmlist(formula, data, by)`` fits the same model within every group (the
-first stage of the two-stage approach: intercepts and slopes as outcomes);
-:meth:`LmList.regress` runs the second stage, one regression of each
-per-group coefficient on group-level variables.
+:class:`OlsFit` honours the fitted-model contract
+(:class:`hlmlab.contract.FittedModel`): ``fixef``, ``vcov``, ``se``, ``df``,
+``sigma``, ``loglik``, ``aic``, ``bic``, ``nobs``, ``method``; ``coef()``,
+``summary()``, ``residuals(type)``, ``predict(newdata, se, interval,
+conf_level)``, ``intervals(conf_level)``, ``contrast_df(L, ddf)``; and
+``design``, ``data``, ``refit``, ``simulate`` for :mod:`hlmlab.inference`.
+How a fit prints is in :mod:`hlmlab.ols.summary`; per-group fits in
+:mod:`hlmlab.ols.lmlist`.
 """
+
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-__all__ = ["lm", "OlsFit", "OlsCore", "ols_matrices"]
+from hlmlab._format import caller_name
+from hlmlab.contract import ContrastDF, check_conf_level
+from hlmlab.ddf import method_name
+from hlmlab.ddf._lmatrix import as_array
+from hlmlab.formula.fixed import fixed_design
+from hlmlab.ols.summary import OlsSummary
+
+__all__ = ["lm", "OlsFit", "OlsCore", "ols_matrices", "response_name"]
+
 
 # ---------------------------------------------------------------------------
 # linear algebra
@@ -69,106 +77,30 @@ def ols_matrices(X: np.ndarray, y: np.ndarray) -> OlsCore:
 
 
 # ---------------------------------------------------------------------------
-# the design (built by hlmlab.design)
+# the design (built by hlmlab.formula)
 # ---------------------------------------------------------------------------
 def _build_design(formula: str, data: pd.DataFrame):
-    from hlmlab.formula.design import fixed_design
-
-    return fixed_design(formula, data)
-
-
-def _design_X(design) -> np.ndarray:
-    for attr in ("X", "matrix", "x"):
-        if hasattr(design, attr):
-            return np.asarray(getattr(design, attr), dtype=float)
-    raise AttributeError("the fixed design has no model matrix attribute (X)")
+    design = fixed_design(formula, data)
+    if design.y is None:
+        raise ValueError("the formula has no response (left-hand side): write it as 'y ~ x'")
+    return design
 
 
-def _design_y(design) -> np.ndarray:
-    for attr in ("y", "response_values"):
-        if hasattr(design, attr) and getattr(design, attr) is not None:
-            y = np.asarray(getattr(design, attr), dtype=float)
-            return y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
-    raise ValueError("the formula has no response (left-hand side): write it as 'y ~ x'")
-
-
-def _design_rows(design, n_data: int) -> np.ndarray:
-    rows = getattr(design, "rows", None)
-    if rows is None:
-        return np.arange(n_data)
-    rows = np.asarray(rows)
+def _design_rows(design) -> np.ndarray:
+    """Positions of the data rows the design used."""
+    rows = np.asarray(design.rows)
     return np.flatnonzero(rows) if rows.dtype == bool else rows
 
 
-def response_name(fit) -> str:
-    """Name of the response column of a fit (from its design or its formula)."""
-    design = getattr(fit, "design", None)
-    for obj, attr in ((fit, "response"), (design, "response"), (design, "yname"), (design, "response_name")):
-        v = getattr(obj, attr, None) if obj is not None else None
-        if isinstance(v, str):
-            return v
+def response_name(fit: Any) -> str:
+    """Name of the response column of a fit (``fit.design.response``, else the formula's left side)."""
+    response = getattr(getattr(fit, "design", None), "response", None)
+    if isinstance(response, str):
+        return response
     formula = getattr(fit, "formula", None) or getattr(fit, "fixed", None)
     if isinstance(formula, str) and "~" in formula:
         return formula.split("~", 1)[0].strip()
     raise AttributeError("cannot tell the response of this fit")
-
-
-def _caller_name(obj: Any, depth: int = 2, frame: Any = None) -> str | None:
-    """The caller's variable name for ``obj``, for printed labels only.
-
-    ``depth`` frames up from here, or in ``frame`` when given.
-    """
-    if frame is None:
-        frame = inspect.currentframe()
-        for _ in range(depth):
-            frame = frame.f_back if frame is not None else None
-    try:
-        if frame is None:
-            return None
-        for name, val in frame.f_locals.items():
-            if val is obj and not name.startswith("_"):
-                return name
-    except Exception:  # pragma: no cover - cosmetic only
-        return None
-    finally:
-        del frame
-    return None
-
-
-# ---------------------------------------------------------------------------
-# formatting helpers
-# ---------------------------------------------------------------------------
-def _stars(p: float) -> str:
-    if not np.isfinite(p):
-        return ""
-    for cut, s in ((0.001, "***"), (0.01, "**"), (0.05, "*"), (0.1, ".")):
-        if p < cut:
-            return s
-    return " "
-
-
-def format_p(p: float, eps: float = 2.2e-16) -> str:
-    """p-value as R prints it: ``< 2e-16`` below machine precision."""
-    if not np.isfinite(p):
-        return "NA"
-    if p < eps:
-        return "< 2e-16"
-    if p < 1e-4:
-        return f"{p:.2e}"
-    return f"{p:.4f}"
-
-
-def _fixed_decimals(x: pd.Series) -> pd.Series:
-    """Format a column with a shared number of decimals (at least 4; more for tiny values)."""
-    a = np.abs(x.to_numpy(dtype=float))
-    a = a[np.isfinite(a) & (a > 0)]
-    dec = 4 if a.size == 0 else int(np.clip(3 - np.floor(np.log10(a.min())), 4, 8))
-    return x.map(lambda v: f"{v:.{dec}f}" if np.isfinite(v) else "NA")
-
-
-def _html_table(df: pd.DataFrame, caption: str = "", floatfmt: str = "{:.4g}") -> str:
-    body = df.to_html(float_format=lambda v: floatfmt.format(v), na_rep="NA", escape=True)
-    return f"<div><p><b>{caption}</b></p>{body}</div>" if caption else body
 
 
 # ---------------------------------------------------------------------------
@@ -180,7 +112,7 @@ class OlsFit:
     Attributes
     ----------
     fixef : Series
-        beta-hat = (X'X)^{-1} X'y, named as the design's columns.
+        beta-hat = (X'X)^{-1} X'y, named as the design's columns (also ``coef()``).
     vcov : DataFrame
         s^2 (X'X)^{-1}, with s^2 = RSS / (n - p).
     se, df : Series
@@ -207,8 +139,8 @@ class OlsFit:
         self.data = data
         self.design = design
         self.data_name = data_name or "data"
-        X = _design_X(design)
-        y = _design_y(design)
+        X = np.asarray(design.X, dtype=float)
+        y = np.asarray(design.y, dtype=float)
         names = [str(c) for c in design.names]
         if y.ndim != 1:
             raise ValueError("lm fits one response; for several, use lmlist(...).regress or one lm per response")
@@ -219,7 +151,7 @@ class OlsFit:
                 f"{X.shape[0]} rows cannot estimate {X.shape[1]} coefficients and a residual variance"
             )
         self.X, self.y, self.names = X, y, names
-        self.rows = _design_rows(design, len(data))
+        self.rows = _design_rows(design)
         self._core = ols_matrices(X, y)
 
     # -- the contract -------------------------------------------------------
@@ -235,7 +167,11 @@ class OlsFit:
     def fixef(self) -> pd.Series:
         return pd.Series(self._core.beta, index=self.names, name="Estimate")
 
-    coef = fixef
+    def coef(self, level: int | None = None) -> pd.Series:
+        """beta-hat, as R's ``coef(lm)``. An lm fit has one level, the population (``level`` None or 0)."""
+        if level not in (None, 0):
+            raise ValueError(f"an lm fit has no grouping levels; level must be None or 0, got {level!r}")
+        return self.fixef
 
     @property
     def sigma(self) -> float:
@@ -271,17 +207,16 @@ class OlsFit:
     def bic(self) -> float:
         return -2 * self.loglik + np.log(self.nobs) * self.npar
 
-    def contrast_df(self, L, ddf: Any = None):
-        """Denominator DF of each row of ``L`` and of the joint F test.
+    def contrast_df(self, L: Any, ddf: str | None = None) -> ContrastDF:
+        """Denominator DF of each row of ``L`` and of the joint F test: n - p for all.
 
-        For OLS every contrast has the residual DF n - p (nlme's rule and
-        Satterthwaite's both give it), so ``ddf`` only selects among names
-        that agree here. Returns ``(row_df, joint_df)``.
+        For OLS every rule gives the residual DF n - p (nlme's, Satterthwaite's
+        and Kenward-Roger's), so ``ddf`` is only checked to be one of the names
+        of :func:`hlmlab.ddf.method_name` (a ValueError lists them).
         """
-        if ddf not in (None, "nlme", "residual", "satterthwaite", "kenward-roger"):
-            raise ValueError(f"unknown ddf {ddf!r}; use None, 'nlme', 'residual' or 'satterthwaite'")
-        k = np.atleast_2d(np.asarray(L, dtype=float)).shape[0]
-        return np.full(k, float(self.df_resid)), float(self.df_resid)
+        method_name(ddf)
+        k = as_array(L, self.names).shape[0]
+        return ContrastDF(np.full(k, float(self.df_resid)), float(self.df_resid))
 
     def refit(self, data: pd.DataFrame | None = None, formula: str | None = None, **changes) -> OlsFit:
         """The same model on other data (or another formula)."""
@@ -306,8 +241,8 @@ class OlsFit:
         return self._on_rows(self._core.fitted, "fitted")
 
     def residuals(self, type: str = "response") -> pd.Series:  # noqa: A002 - R's name
-        """Residuals: ``"response"`` e_i, ``"pearson"`` e_i / s (nlme's convention),
-        ``"standardized"`` (rstandard) or ``"studentized"`` (rstudent)."""
+        """Residuals: ``"response"`` (alias ``"raw"``) e_i = y_i - fitted_i, ``"pearson"`` e_i / s
+        (nlme's convention), ``"standardized"`` (rstandard) or ``"studentized"`` (rstudent)."""
         if type in ("response", "raw"):
             return self._on_rows(self._core.resid, "residuals")
         if type == "pearson":
@@ -319,21 +254,26 @@ class OlsFit:
         raise ValueError(f"unknown residual type {type!r}; use 'response', 'pearson', 'standardized' or 'studentized'")
 
     def model_matrix(self, newdata: pd.DataFrame | None = None) -> pd.DataFrame:
+        """X (or the rows x(newdata_i)' coded as in the fit), columns named by coefficient."""
         if newdata is None:
             return pd.DataFrame(self.X, columns=self.names, index=self.fitted().index)
         X0 = self.design.model_matrix(newdata)
-        X0 = pd.DataFrame(np.asarray(X0, dtype=float), columns=self.names,
-                          index=getattr(X0, "index", None))
-        return X0
+        return pd.DataFrame(np.asarray(X0, dtype=float), columns=self.names, index=getattr(X0, "index", None))
 
-    def predict(self, newdata: pd.DataFrame | None = None, se: bool = False,
-                interval: str | None = None, level: float = 0.95):
+    def predict(
+        self,
+        newdata: pd.DataFrame | None = None,
+        se: bool = False,
+        interval: str | None = None,
+        conf_level: float = 0.95,
+    ) -> pd.Series | pd.DataFrame:
         """Predictions x0' beta-hat, optionally with SE sqrt(x0' V x0) and limits.
 
         ``interval="confidence"`` gives limits for the mean,
         ``"prediction"`` for a new observation (variance s^2 + x0'V x0),
-        both with t quantiles on n - p DF.
+        both x0'beta-hat ± t((1 + conf_level)/2; n - p) sqrt(variance).
         """
+        conf_level = check_conf_level(conf_level)
         X0 = self.model_matrix(newdata)
         fit = X0.to_numpy() @ self._core.beta
         if not se and interval is None:
@@ -344,10 +284,21 @@ class OlsFit:
             if interval not in ("confidence", "prediction"):
                 raise ValueError("interval must be 'confidence' or 'prediction'")
             v = var + (self.sigma**2 if interval == "prediction" else 0.0)
-            q = stats.t.ppf(0.5 + level / 2, self.df_resid)
+            q = stats.t.ppf(0.5 + conf_level / 2, self.df_resid)
             out["lower"] = fit - q * np.sqrt(v)
             out["upper"] = fit + q * np.sqrt(v)
         return out
+
+    def intervals(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Confidence intervals for the coefficients, as R's ``confint``.
+
+        beta-hat_j ± t((1 + conf_level)/2; n - p) SE_j, in columns
+        ``estimate``, ``lower``, ``upper``.
+        """
+        conf_level = check_conf_level(conf_level)
+        q = stats.t.ppf(0.5 + conf_level / 2, self.df_resid)
+        b, se = self.fixef, self.se
+        return pd.DataFrame({"estimate": b, "lower": b - q * se, "upper": b + q * se}, index=self.names)
 
     # -- influence -----------------------------------------------------------
     def influence(self) -> pd.DataFrame:
@@ -407,6 +358,7 @@ class OlsFit:
 
     @property
     def adj_r_squared(self) -> float:
+        """1 - (1 - R^2) (n - k) / (n - p), k = 1 with an intercept, 0 without."""
         n, p = self.X.shape
         k = int(self.has_intercept)
         return 1 - (1 - self.r_squared) * (n - k) / (n - p)
@@ -427,61 +379,15 @@ class OlsFit:
         p = 2 * stats.t.sf(np.abs(t), self.df_resid)
         return pd.DataFrame({"Estimate": b, "Std. Error": se, "t value": t, "Pr(>|t|)": p})
 
-    def _shown_table(self) -> pd.DataFrame:
-        """The coefficient table formatted as R prints it (shared decimals, R's p-values)."""
-        tab = self.coef_table()
-        return pd.DataFrame(
-            {
-                "Estimate": _fixed_decimals(tab["Estimate"]),
-                "Std. Error": _fixed_decimals(tab["Std. Error"]),
-                "t value": tab["t value"].map(lambda v: f"{v:.3f}"),
-                "Pr(>|t|)": tab["Pr(>|t|)"].map(format_p),
-                "": tab["Pr(>|t|)"].map(_stars),
-            }
-        )
-
-    def summary(self) -> str:
-        """R's ``summary.lm`` layout as text."""
-        q = np.quantile(self._core.resid, [0, 0.25, 0.5, 0.75, 1])
-        rq = pd.DataFrame([[f"{v:.4g}" for v in q]], columns=["Min", "1Q", "Median", "3Q", "Max"]).to_string(index=False)
-        shown = self._shown_table()
-        f, df1, df2 = self.fstatistic
-        fp = stats.f.sf(f, df1, df2) if np.isfinite(f) else np.nan
-        dropped = len(self.data) - self.nobs
-        lines = [
-            "Call:",
-            f"lm(formula = {self.formula}, data = {self.data_name})",
-            "",
-            "Residuals:",
-            rq,
-            "",
-            "Coefficients:",
-            shown.to_string(),
-            "---",
-            "Signif. codes:  0 '***' 0.001 '**' 0.01 '*' 0.05 '.' 0.1 ' ' 1",
-            "",
-            f"Residual standard error: {self.sigma:.4g} on {self.df_resid} degrees of freedom",
-        ]
-        if dropped > 0:
-            lines.append(f"  ({dropped} observation{'s' if dropped > 1 else ''} deleted due to missingness)")
-        lines.append(f"Multiple R-squared:  {self.r_squared:.4g},\tAdjusted R-squared:  {self.adj_r_squared:.4g}")
-        if np.isfinite(f):
-            lines.append(f"F-statistic: {f:.4g} on {df1} and {df2} DF,  p-value: {format_p(fp)}")
-        return "\n".join(lines)
+    def summary(self) -> OlsSummary:
+        """R's ``summary.lm``: prints as R's text, renders as HTML tables in a notebook."""
+        return OlsSummary(self)
 
     def __repr__(self) -> str:
-        return self.summary()
+        return str(self.summary())
 
     def _repr_html_(self) -> str:
-        tab = self._shown_table()
-        f, df1, df2 = self.fstatistic
-        foot = (
-            f"<p>Residual standard error {self.sigma:.4g} on {df2} DF; "
-            f"R² = {self.r_squared:.4f}, adjusted R² = {self.adj_r_squared:.4f}"
-            + (f"; F = {f:.4g} on {df1} and {df2} DF, p = {format_p(stats.f.sf(f, df1, df2))}" if np.isfinite(f) else "")
-            + f"; n = {self.nobs}.</p>"
-        )
-        return _html_table(tab, f"lm({self.formula}, data = {self.data_name})") + foot
+        return self.summary()._repr_html_()
 
 
 def lm(formula: str, data: pd.DataFrame, data_name: str | None = None) -> OlsFit:
@@ -511,5 +417,5 @@ def lm(formula: str, data: pd.DataFrame, data_name: str | None = None) -> OlsFit
     """
     if not isinstance(data, pd.DataFrame):
         raise TypeError("data must be a pandas DataFrame")
-    name = data_name or _caller_name(data)
+    name = data_name or caller_name(data)
     return OlsFit(formula, data, _build_design(formula, data), name)

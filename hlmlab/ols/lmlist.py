@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from hlmlab._format import format_p, html_table
-from hlmlab.ols.fit import OlsCore, OlsFit, _build_design, _design_rows, _design_X, _design_y, ols_matrices
+from hlmlab.ols.fit import OlsCore, OlsFit, _build_design, _design_rows, ols_matrices
 
 __all__ = ["lmlist", "LmList", "SecondStage", "group_coefficients", "ALIAS_TOL"]
 
@@ -196,9 +196,9 @@ def lmlist(formula: str, data: pd.DataFrame, by: str) -> LmList:
     if by not in data.columns:
         raise KeyError(f"grouping column {by!r} not found; available columns: {list(data.columns)}")
     design = _build_design(formula, data)
-    X, y = _design_X(design), _design_y(design)
+    X, y = np.asarray(design.X, dtype=float), np.asarray(design.y, dtype=float)
     names = [str(c) for c in design.names]
-    rows = _design_rows(design, len(data))
+    rows = _design_rows(design)
     groups = data[by].to_numpy()[rows]
     ok = pd.notna(groups)
     X, y, groups = X[ok], y[ok], groups[ok]

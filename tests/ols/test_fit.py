@@ -1,4 +1,4 @@
-"""lm and lmlist: the notes' OLS numbers, R's values, leave-one-out identities."""
+"""lm: the notes' OLS numbers, R's values, leave-one-out identities, the fitted-model contract."""
 import json
 from pathlib import Path
 
@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 import hlmlab as hl
+from hlmlab.contract import ContrastDF, FittedModel
 from hlmlab.ols.fit import OlsFit, lm
 
-REF = json.loads((Path(__file__).parent / "reference" / "r_reference.json").read_text())
+REF = json.loads((Path(__file__).parents[1] / "reference" / "r_reference.json").read_text())
 R_OLS = next(c for c in REF["cases"] if c["name"] == "hs_ols_ses_sector")["lm"]
 
 
@@ -38,16 +39,6 @@ def test_pooled_ols_matches_r_lm(pooled):
     assert pooled.loglik == pytest.approx(R_OLS["logLik"], rel=1e-12)
     assert pooled.aic == pytest.approx(R_OLS["AIC"], rel=1e-12)
     assert pooled.bic == pytest.approx(R_OLS["BIC"], rel=1e-12)
-
-
-def test_summary_text_reads_like_r(pooled):
-    text = pooled.summary()
-    assert "lm(formula = mathach ~ ses * Sector, data = hsm)" in text
-    assert "Residual standard error: 6.344 on 1973 degrees of freedom" in text
-    assert "Multiple R-squared:  0.1404" in text
-    assert "F-statistic: 107.4 on 3 and 1973 DF" in text
-    assert "13.5579" in text and "0.1881" in text
-    assert "<table" in pooled._repr_html_()
 
 
 def test_between_school_regression(hsm):
@@ -110,6 +101,7 @@ def test_contract_attributes(pooled):
     assert (pooled.df == 1973).all()
     rows, joint = pooled.contrast_df(np.eye(4)[:2])
     assert list(rows) == [1973, 1973] and joint == 1973
+    assert isinstance(pooled.contrast_df(np.eye(4)[:2]), ContrastDF)
     assert list(pooled.design.names) == list(pooled.fixef.index)
     sims = pooled.simulate(3, seed=1)
     assert sims.shape == (1977, 3)
@@ -137,7 +129,7 @@ def test_missing_values_are_dropped_and_reported(hsm):
     holes.loc[[3, 10, 20], "ses"] = np.nan
     fit = lm("mathach ~ ses * Sector", holes)
     assert fit.nobs == 1974
-    assert "(3 observations deleted due to missingness)" in fit.summary()
+    assert "(3 observations deleted due to missingness)" in str(fit.summary())
     res = fit.residuals()
     assert len(res) == 1974 and 3 not in res.index and 4 in res.index
 
@@ -182,3 +174,76 @@ def test_influence_of_an_exactly_fitted_row_is_nan_as_in_r():
     assert inf["hat"].iloc[-1] == 1.0
     assert inf[["rstandard", "rstudent", "cooks"]].iloc[-1].isna().all()
     assert np.isfinite(inf["cooks"].iloc[:-1]).all()
+
+
+# ---------------------------------------------------------------------------
+# the fitted-model contract: coef(), predict(conf_level), intervals, contrast_df
+# ---------------------------------------------------------------------------
+def test_lm_honours_the_fitted_model_contract(pooled):
+    assert isinstance(pooled, FittedModel)
+    pd.testing.assert_series_equal(pooled.coef(), pooled.fixef)
+    pd.testing.assert_series_equal(pooled.coef(level=0), pooled.fixef)
+    with pytest.raises(ValueError, match="no grouping levels"):
+        pooled.coef(level=1)
+
+
+def test_residuals_types(pooled):
+    pd.testing.assert_series_equal(pooled.residuals("raw"), pooled.residuals("response"))
+    np.testing.assert_allclose(pooled.residuals("pearson"), pooled.residuals() / pooled.sigma)
+    with pytest.raises(ValueError, match="unknown residual type"):
+        pooled.residuals("deviance")
+
+
+def test_intervals_are_rs_confint(pooled):
+    from scipy import stats
+
+    ci = pooled.intervals()
+    assert list(ci.columns) == ["estimate", "lower", "upper"] and list(ci.index) == list(pooled.fixef.index)
+    q = stats.t.ppf(0.975, 1973)
+    np.testing.assert_allclose(ci["lower"], pooled.fixef - q * pooled.se, rtol=1e-14)
+    np.testing.assert_allclose(ci["upper"], pooled.fixef + q * pooled.se, rtol=1e-14)
+    ci90 = pooled.intervals(conf_level=0.9)
+    assert (ci90["upper"] - ci90["lower"] < ci["upper"] - ci["lower"]).all()
+    # R's confint uses R's t quantiles on the reference's estimates and SEs
+    np.testing.assert_allclose(ci["estimate"], pd.Series(R_OLS["fixef"]), rtol=1e-10)
+
+
+def test_predict_conf_level(pooled):
+    grid = pd.DataFrame({"ses": [0.0], "Sector": pd.Categorical(["Public"], categories=["Catholic", "Public"])})
+    wide = pooled.predict(grid, interval="confidence")
+    narrow = pooled.predict(grid, interval="confidence", conf_level=0.5)
+    assert (narrow["upper"] - narrow["lower"]).iloc[0] < (wide["upper"] - wide["lower"]).iloc[0]
+
+
+@pytest.mark.parametrize("bad", [95, 0, 1, -0.5, "high"])
+def test_conf_level_is_checked(pooled, bad):
+    grid = pd.DataFrame({"ses": [0.0], "Sector": pd.Categorical(["Public"], categories=["Catholic", "Public"])})
+    with pytest.raises(ValueError, match="conf_level"):
+        pooled.predict(grid, interval="confidence", conf_level=bad)
+    with pytest.raises(ValueError, match="conf_level"):
+        pooled.intervals(conf_level=bad)
+
+
+def test_conf_level_95_suggests_095(pooled):
+    with pytest.raises(ValueError, match=r"0\.95"):
+        pooled.intervals(conf_level=95)
+    with pytest.raises(ValueError, match=r"0\.95"):
+        pooled.predict(interval="confidence", conf_level=95)
+
+
+def test_level_is_not_a_confidence_level_for_lm(pooled):
+    with pytest.raises(TypeError, match="level"):
+        pooled.predict(interval="confidence", level=0)
+
+
+def test_contrast_df_names_and_aliases(pooled):
+    for name in [None, "nlme", "between-within", "satterthwaite", "sat", "kenward-roger", "kr", "kenward_roger", "KR"]:
+        rows, joint = pooled.contrast_df(np.eye(4)[[1]], name)
+        assert list(rows) == [1973] and joint == 1973
+
+
+def test_contrast_df_unknown_ddf_lists_the_names(pooled):
+    with pytest.raises(ValueError, match="unknown ddf 'residual'.*'satterthwaite'.*'kr'"):
+        pooled.contrast_df(np.eye(4)[[1]], "residual")
+    with pytest.raises(ValueError, match="one column per coefficient"):
+        pooled.contrast_df(np.eye(3), "nlme")
