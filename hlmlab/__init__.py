@@ -39,10 +39,11 @@ _NAMES = {
     "lm": "hlmlab.ols.fit",
     "lmlist": "hlmlab.ols.lmlist",
     "lme": "hlmlab.lmm.model",
-    **dict.fromkeys(
-        ["wald", "glh", "lrows", "pairwise", "lgrid", "ldiff", "anova", "simulate_lrt", "dropone", "r2_multilevel"],
-        "hlmlab.inference.inference",
-    ),
+    **dict.fromkeys(["lrows", "pairwise", "lgrid", "ldiff"], "hlmlab.inference.hypotheses"),
+    **dict.fromkeys(["wald", "glh"], "hlmlab.inference.wald"),
+    **dict.fromkeys(["anova", "simulate_lrt"], "hlmlab.inference.lrt"),
+    "dropone": "hlmlab.inference.influence",
+    "r2_multilevel": "hlmlab.inference.r2",
     "simulate_schools": "hlmlab.teaching.simulation",
 }
 

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hlmlab.inference.inference import ldiff, lgrid, wald
+from hlmlab.inference.hypotheses import ldiff, lgrid
+from hlmlab.inference.wald import wald
 
 __all__ = ["used_data", "factor_levels", "reference_grid", "wald_band", "prediction_band", "gap_band"]
 
@@ -111,7 +112,7 @@ def wald_band(fit: Any, L: pd.DataFrame, level: float = 0.95, ddf: Any = None) -
     -------
     DataFrame with columns ``fit``, ``se``, ``lower``, ``upper`` (index 0..k-1).
     """
-    t = wald(fit, L, ddf=ddf, level=level).estimate
+    t = wald(fit, L, ddf=ddf, conf_level=level).estimate
     return pd.DataFrame({"fit": t["Estimate"].to_numpy(), "se": t["Std.Error"].to_numpy(),
                          "lower": t.iloc[:, 5].to_numpy(), "upper": t.iloc[:, 6].to_numpy()})
 
