@@ -37,7 +37,6 @@ dispersion_ellipses         G, sigma² (X_j'X_j)^{-1}, V_j = their sum and,
                             BLUP's prediction-error covariance
 ellipsoid                   a 3-D ellipsoid as surface meshes
 shape_summary               eigenvalues, axis lengths, condition number
-contrast_matrix             the 2 × p matrix L picking two coefficients
 ==========================  ==============================================
 
 The four methods' ellipses of beta space are in
@@ -54,6 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hlmlab.inference.hypotheses import contrast_matrix
 from hlmlab.ols.lmlist import group_coefficients as group_ols
 
 __all__ = [
@@ -66,7 +66,6 @@ __all__ = [
     "dispersion_ellipses",
     "ellipsoid",
     "shape_summary",
-    "contrast_matrix",
     "group_ols",
 ]
 
@@ -328,47 +327,6 @@ def data_ellipse(x: Any, y: Any, radius: float = 1.0, names: tuple[str, str] | N
 # ---------------------------------------------------------------------------
 # confidence ellipses from a fit
 # ---------------------------------------------------------------------------
-def contrast_matrix(fit: Any, coefs: Any = None, L: Any = None) -> pd.DataFrame:
-    """The 2 × p matrix L (rows named) selecting two coefficients or combinations.
-
-    ``coefs`` names (or positions of) two coefficients of ``fit.fixef``; ``L``
-    is a 2 × p array or DataFrame of combinations (a DataFrame's columns are
-    matched to the coefficient names). With neither, the first two
-    coefficients.
-    """
-    names = list(fit.fixef.index)
-    p = len(names)
-    if L is not None and coefs is not None:
-        raise ValueError("give either coefs or L, not both")
-    if L is None:
-        coefs = names[:2] if coefs is None else list(coefs)
-        if len(coefs) != 2:
-            raise ValueError(f"coefs must name exactly two coefficients; got {coefs!r}")
-        rows = []
-        for cname in coefs:
-            if isinstance(cname, (int, np.integer)):
-                if not 0 <= cname < p:
-                    raise KeyError(f"coefficient position {cname} is out of range 0..{p - 1}")
-                cname = names[cname]
-            if cname not in names:
-                raise KeyError(f"coefficient {cname!r} not in the fit; its coefficients are {names}")
-            rows.append(pd.Series(np.eye(p)[names.index(cname)], index=names, name=cname))
-        return pd.DataFrame(rows)
-    if isinstance(L, pd.DataFrame):
-        extra = [c for c in L.columns if c not in names]
-        if extra:
-            raise KeyError(f"L has columns {extra} that are not coefficients of the fit; they are {names}")
-        Lm = L.reindex(columns=names, fill_value=0.0).astype(float)
-    else:
-        arr = np.atleast_2d(np.asarray(L, dtype=float))
-        if arr.shape[1] != p:
-            raise ValueError(f"L has {arr.shape[1]} columns but the fit has {p} coefficients")
-        Lm = pd.DataFrame(arr, columns=names, index=[f"L{i + 1}" for i in range(arr.shape[0])])
-    if Lm.shape[0] != 2:
-        raise ValueError(f"a confidence ellipse needs exactly 2 rows in L; got {Lm.shape[0]}")
-    return Lm
-
-
 def confidence_ellipse(
     fit: Any,
     coefs: Any = None,
@@ -396,6 +354,8 @@ def confidence_ellipse(
         Uses ``fixef``, ``vcov`` and ``contrast_df`` (the contract, :mod:`hlmlab.contract`).
     coefs : two coefficient names or positions, optional
     L : (2, p) array or DataFrame, optional
+        Rows of L as :func:`hlmlab.inference.hypotheses.contrast_matrix`
+        builds them (with neither, the first two coefficients).
     kind : {"coverage", "shadows"}
     level : float
     df : float, optional
@@ -405,7 +365,7 @@ def confidence_ellipse(
     ddf : str, optional
         Passed to ``fit.contrast_df`` (``"nlme"`` or ``"satterthwaite"``).
     """
-    Lm = contrast_matrix(fit, coefs, L)
+    Lm = contrast_matrix(fit, coefs, L, nrow=2)
     beta = np.asarray(fit.fixef, dtype=float)
     V = np.asarray(fit.vcov, dtype=float)
     if df is None:
