@@ -50,7 +50,8 @@ def simulation_figure(sim: SimulatedSchools, show_schools: int = 4, axes: Any = 
         ax_data.plot(grid, row.b0 + row.b1 * grid, color=col, lw=2, label=f"school {row.school}: true line")
         if np.isfinite(row.ols1):
             ax_data.plot(grid, row.ols0 + row.ols1 * grid, color=col, lw=1, ls="--")
-    ax_data.plot(grid, sim.gamma[0] + sim.gamma[1] * grid, color="black", lw=2.5, label=r"population mean line $\gamma$")
+    ax_data.plot(grid, sim.gamma[0] + sim.gamma[1] * grid, color="black", lw=2.5,
+                 label=r"population mean line $\gamma$")
     ax_data.set(xlabel="x (ses)", ylabel="y", title="Data space: true lines (solid), least squares (dashed)")
     ax_data.legend(fontsize="small", loc="upper left")
 
