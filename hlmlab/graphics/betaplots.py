@@ -29,14 +29,14 @@ from hlmlab.ols.lmlist import group_coefficients
 __all__ = ["confidence_plot", "beta_space", "beta_difference", "lines_and_points", "dispersion_plot"]
 
 
-def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, level: float = 0.95,
+def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, conf_level: float = 0.95,
                     ax: plt.Axes | None = None, ddf: str | None = None,
                     show_origin: bool = False) -> plt.Axes:
     r"""The two conventions side by side: the "coverage" and the "shadows" ellipse.
 
     Both have centre L beta-hat and shape L Var(beta-hat) L'; the coverage
-    ellipse (radius sqrt(2 F(level; 2, df))) is a joint confidence region,
-    the shadows ellipse (radius t((1 + level)/2, df)) projects onto the
+    ellipse (radius sqrt(2 F(conf_level; 2, df))) is a joint confidence region,
+    the shadows ellipse (radius t((1 + conf_level)/2, df)) projects onto the
     axes as the ordinary intervals, drawn as bars along the axes.
 
     Parameters
@@ -46,12 +46,12 @@ def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, level: float = 0
         lines x = 0 and y = 0 (default False: the limits fit the ellipses).
         For differences (e.g. between sectors) the origin is "no
         difference": the coverage ellipse excludes it when the joint F test
-        of L beta = 0 rejects at ``1 - level``; a shadow excludes 0 when
+        of L beta = 0 rejects at ``1 - conf_level``; a shadow excludes 0 when
         that single coefficient's t test rejects.
     """
     ax = new_axes(ax)
-    cov = geo.confidence_ellipse(fit, coefs, L, kind="coverage", level=level, ddf=ddf)
-    sha = geo.confidence_ellipse(fit, coefs, L, kind="shadows", level=level, ddf=ddf)
+    cov = geo.confidence_ellipse(fit, coefs, L, kind="coverage", conf_level=conf_level, ddf=ddf)
+    sha = geo.confidence_ellipse(fit, coefs, L, kind="shadows", conf_level=conf_level, ddf=ddf)
     draw_ellipse(cov, ax, color="tab:blue", lw=1.5, label=f"coverage (r = {cov.radius:.2f})")
     draw_ellipse(sha, ax, color="tab:red", lw=1.5, ls="--", label=f"shadows (r = {sha.radius:.2f})",
                  center=True)
@@ -60,7 +60,7 @@ def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, level: float = 0
     if show_origin:
         xlim, ylim = include_zero(xlim), include_zero(ylim)
     bar = {"color": "tab:red", "lw": 5, "solid_capstyle": "butt", "alpha": 0.7}
-    ax.plot(sh.iloc[0][["lower", "upper"]].to_numpy(float), [ylim[0]] * 2, label=f"{100 * level:g}% intervals",
+    ax.plot(sh.iloc[0][["lower", "upper"]].to_numpy(float), [ylim[0]] * 2, label=f"{100 * conf_level:g}% intervals",
             **bar)
     ax.plot([xlim[0]] * 2, sh.iloc[1][["lower", "upper"]].to_numpy(float), **bar)
     for v in sh.iloc[0][["lower", "upper"]]:
@@ -98,7 +98,7 @@ def beta_space(
     by: str | None = None,
     methods: Sequence[str] = METHODS,
     kind: str = "coverage",
-    level: float = 0.95,
+    conf_level: float = 0.95,
     data_ellipse: float | None = 1.0,
     extra: Sequence[geo.Ellipse] = (),
     ax: plt.Axes | None = None,
@@ -123,13 +123,13 @@ def beta_space(
     styles = ["-", "--", "-.", ":"]
     for m, per in ells.items():
         for i, e in enumerate(per.values()):
-            draw_ellipse(e, ax, radius=geo.radius(kind, e.df, level), color=METHOD_COLORS[m], lw=1.6,
+            draw_ellipse(e, ax, radius=geo.radius(kind, e.df, conf_level), color=METHOD_COLORS[m], lw=1.6,
                          ls=styles[i % 4], center=True, label=METHOD_LABELS[m] if i == 0 else None)
     for e in extra:
         draw_ellipse(e, ax, color="tab:brown", lw=1.6, center=True)
     ax.set_xlabel(f"intercept (value of {y} at {x} = 0)")
     ax.set_ylabel(f"slope of {x}")
-    ax.set_title(f"beta space: {100 * level:g}% {kind} ellipses", fontsize=10)
+    ax.set_title(f"beta space: {100 * conf_level:g}% {kind} ellipses", fontsize=10)
     ax.legend(fontsize=7, loc="best")
     return ax
 
@@ -142,7 +142,7 @@ def beta_difference(
     by: str,
     methods: Sequence[str] = METHODS,
     kinds: Sequence[str] = ("coverage", "shadows"),
-    level: float = 0.95,
+    conf_level: float = 0.95,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
     r"""The difference between the last and first level of ``by`` in beta space.
@@ -161,7 +161,7 @@ def beta_difference(
     for m, per in ells.items():
         d = difference_ellipse(per)
         for k in kinds:
-            draw_ellipse(d, ax, radius=geo.radius(k, d.df, level), color=METHOD_COLORS[m], ls=ls.get(k, "-"),
+            draw_ellipse(d, ax, radius=geo.radius(k, d.df, conf_level), color=METHOD_COLORS[m], ls=ls.get(k, "-"),
                          lw=1.5, center=True, label=f"{METHOD_LABELS[m]} ({k})")
     ax.axhline(0, color="gray", lw=0.6)
     ax.axvline(0, color="gray", lw=0.6)

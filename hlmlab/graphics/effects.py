@@ -30,7 +30,7 @@ def effect_plot(
     x: str,
     by: str | None = None,
     grid: pd.DataFrame | None = None,
-    level: float = 0.95,
+    conf_level: float = 0.95,
     ddf: Any = None,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
@@ -47,7 +47,7 @@ def effect_plot(
     ax = new_axes(ax)
     grid = reference_grid(fit, x, by) if grid is None else grid.reset_index(drop=True)
     need(grid, x, by)
-    band = prediction_band(fit, grid, level, ddf)
+    band = prediction_band(fit, grid, conf_level, ddf)
     groups = [(None, grid.index)] if by is None else \
         [(lev, grid.index[grid[by] == lev]) for lev in factor_levels(grid[by])]
     colors = palette([g for g, _ in groups])
@@ -61,7 +61,7 @@ def effect_plot(
     ax.set_ylabel(f"predicted {yname(fit)}")
     if by is not None:
         ax.legend(title=by, fontsize=8)
-    ax.set_title(f"predictions with pointwise {100 * level:g}% bands", fontsize=10)
+    ax.set_title(f"predictions with pointwise {100 * conf_level:g}% bands", fontsize=10)
     return ax
 
 
@@ -71,7 +71,7 @@ def gap_plot(
     factor: str,
     levels: tuple[Any, Any] | None = None,
     grid: pd.DataFrame | None = None,
-    level: float = 0.95,
+    conf_level: float = 0.95,
     ddf: Any = None,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
@@ -90,13 +90,13 @@ def gap_plot(
     a, b = levs[0], levs[-1] if levels is None else levs[1]
     base = reference_grid(fit, x, None) if grid is None else grid.reset_index(drop=True)
     need(base, x)
-    band = gap_band(fit, base, factor, a, b, level, ddf)
+    band = gap_band(fit, base, factor, a, b, conf_level, ddf)
     order = np.argsort(base[x].to_numpy(float))
     xs = base[x].to_numpy(float)[order]
     bd = band.iloc[order]
     ax.plot(xs, bd["fit"], color="tab:purple", lw=2, label=f"{b} − {a}")
     ax.fill_between(xs, bd["lower"], bd["upper"], color="tab:purple", alpha=0.2,
-                    label=f"pointwise {100 * level:g}% band")
+                    label=f"pointwise {100 * conf_level:g}% band")
     ax.axhline(0, color="gray", lw=0.8)
     ax.set_xlabel(x)
     ax.set_ylabel(f"gap in {yname(fit)} ({b} − {a})")

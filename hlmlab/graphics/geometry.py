@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hlmlab.contract import check_conf_level
 from hlmlab.inference.hypotheses import contrast_matrix
 from hlmlab.ols.lmlist import group_coefficients as group_ols
 
@@ -254,40 +255,39 @@ class Ellipse:
 # ---------------------------------------------------------------------------
 # radius conventions
 # ---------------------------------------------------------------------------
-def radius(kind: str = "coverage", df: float = np.inf, level: float = 0.95, dim: int = 2) -> float:
+def radius(kind: str = "coverage", df: float = np.inf, conf_level: float = 0.95, dim: int = 2) -> float:
     r"""Radius of a confidence ellipse for a convention.
 
     .. math::
 
-        r_{\text{coverage}} = \sqrt{d\, F(\text{level}; d, \text{df})}, \qquad
-        r_{\text{shadows}} = t\bigl((1 + \text{level})/2, \text{df}\bigr),
+        r_{\text{coverage}} = \sqrt{d\, F(\text{conf\_level}; d, \text{df})}, \qquad
+        r_{\text{shadows}} = t\bigl((1 + \text{conf\_level})/2, \text{df}\bigr),
 
-    with d = 2 for an ellipse. For df = inf these are sqrt(chi²(level; d))
-    (2.448 for d = 2, level 0.95) and the normal quantile (1.960).
+    with d = 2 for an ellipse. For df = inf these are sqrt(chi²(conf_level; d))
+    (2.448 for d = 2, conf_level 0.95) and the normal quantile (1.960).
 
     Parameters
     ----------
     kind : {"coverage", "shadows"}
     df : float
         Denominator degrees of freedom (``np.inf`` for the normal limit).
-    level : float
+    conf_level : float
         Confidence level, strictly between 0 and 1.
     dim : int
         Dimension of the region for "coverage".
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be strictly between 0 and 1; got {level}")
+    conf_level = check_conf_level(conf_level)
     df = float(df)
     if not df > 0:
         raise ValueError(f"df must be positive; got {df}")
     if kind == "coverage":
         if np.isinf(df):
-            return float(np.sqrt(stats.chi2.ppf(level, dim)))
-        return float(np.sqrt(dim * stats.f.ppf(level, dim, df)))
+            return float(np.sqrt(stats.chi2.ppf(conf_level, dim)))
+        return float(np.sqrt(dim * stats.f.ppf(conf_level, dim, df)))
     if kind == "shadows":
         if np.isinf(df):
-            return float(stats.norm.ppf((1 + level) / 2))
-        return float(stats.t.ppf((1 + level) / 2, df))
+            return float(stats.norm.ppf((1 + conf_level) / 2))
+        return float(stats.t.ppf((1 + conf_level) / 2, df))
     raise ValueError(f"kind must be 'coverage' or 'shadows'; got {kind!r}")
 
 
@@ -332,7 +332,7 @@ def confidence_ellipse(
     coefs: Any = None,
     L: Any = None,
     kind: str = "coverage",
-    level: float = 0.95,
+    conf_level: float = 0.95,
     df: float | None = None,
     ddf: str | None = None,
     label: str = "",
@@ -340,8 +340,8 @@ def confidence_ellipse(
     r"""Confidence ellipse for two coefficients, or two combinations L beta, of a fit.
 
     .. math:: c = L\hat\beta, \qquad S = L \widehat{\mathrm{Var}}(\hat\beta) L', \qquad
-              r = \sqrt{2 F(\text{level}; 2, \nu)} \ \text{(coverage)} \ \text{or}\
-              t((1+\text{level})/2, \nu) \ \text{(shadows)}.
+              r = \sqrt{2 F(\text{conf\_level}; 2, \nu)} \ \text{(coverage)} \ \text{or}\
+              t((1+\text{conf\_level})/2, \nu) \ \text{(shadows)}.
 
     With "shadows" each axis projection is the ordinary Wald interval
     L_k beta ± t SE(L_k beta); with "coverage" the ellipse is the joint
@@ -357,7 +357,8 @@ def confidence_ellipse(
         Rows of L as :func:`hlmlab.inference.hypotheses.contrast_matrix`
         builds them (with neither, the first two coefficients).
     kind : {"coverage", "shadows"}
-    level : float
+    conf_level : float
+        Confidence level, strictly between 0 and 1.
     df : float, optional
         Overrides the fit's DF. Otherwise "coverage" uses the DF of the joint
         F test of L and "shadows" the smallest DF of the two rows (the
@@ -371,13 +372,13 @@ def confidence_ellipse(
     if df is None:
         row_df, joint_df = fit.contrast_df(Lm.to_numpy(), ddf)
         df = float(joint_df) if kind == "coverage" else float(np.min(row_df))
-    r = radius(kind, df, level)
+    r = radius(kind, df, conf_level)
     Lv = Lm.to_numpy()
     center = Lv @ beta
     shape = Lv @ V @ Lv.T
     shape = (shape + shape.T) / 2
     return Ellipse(center, shape, r, tuple(str(i) for i in Lm.index),
-                   label or f"{100 * level:g}% {kind}", df)
+                   label or f"{100 * conf_level:g}% {kind}", df)
 
 
 # ---------------------------------------------------------------------------

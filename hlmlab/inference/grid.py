@@ -5,7 +5,7 @@ evaluated: one variable x over its observed range, crossed with the levels of
 some factors, every other variable held at a typical value. Each grid row i
 gives a row l_i = x(row_i)' of L (``inference.lgrid``) and the band
 
-.. math:: l_i'\hat\beta \pm t_{(1 + \text{level})/2}(\nu_i)\, \sqrt{l_i' \widehat{\mathrm{Var}}(\hat\beta)\, l_i},
+.. math:: l_i'\hat\beta \pm t_{(1 + \text{conf\_level})/2}(\nu_i)\, \sqrt{l_i' \widehat{\mathrm{Var}}(\hat\beta)\, l_i},
 
 each row's own interval (pointwise, not simultaneous over the grid).
 
@@ -102,30 +102,30 @@ def reference_grid(fit: Any, x: str, by: str | Sequence[str] | None = None, n: i
     return grid
 
 
-def wald_band(fit: Any, L: pd.DataFrame, level: float = 0.95, ddf: Any = None) -> pd.DataFrame:
+def wald_band(fit: Any, L: pd.DataFrame, conf_level: float = 0.95, ddf: Any = None) -> pd.DataFrame:
     r"""Estimate, SE and pointwise limits of each row of L, by ``inference.wald``.
 
-    Row i: l_i'beta-hat, SE_i = sqrt(l_i' V l_i) and l_i'beta-hat ± t((1 + level)/2, nu_i) SE_i,
+    Row i: l_i'beta-hat, SE_i = sqrt(l_i' V l_i) and l_i'beta-hat ± t((1 + conf_level)/2, nu_i) SE_i,
     nu_i the row's denominator DF under ``ddf``.
 
     Returns
     -------
     DataFrame with columns ``fit``, ``se``, ``lower``, ``upper`` (index 0..k-1).
     """
-    t = wald(fit, L, ddf=ddf, conf_level=level).estimate
+    t = wald(fit, L, ddf=ddf, conf_level=conf_level).estimate
     return pd.DataFrame({"fit": t["Estimate"].to_numpy(), "se": t["Std.Error"].to_numpy(),
                          "lower": t.iloc[:, 5].to_numpy(), "upper": t.iloc[:, 6].to_numpy()})
 
 
-def prediction_band(fit: Any, grid: pd.DataFrame, level: float = 0.95, ddf: Any = None) -> pd.DataFrame:
+def prediction_band(fit: Any, grid: pd.DataFrame, conf_level: float = 0.95, ddf: Any = None) -> pd.DataFrame:
     """Population-level predictions x(row)'beta-hat on each grid row with their pointwise band.
 
     :func:`wald_band` of L = ``lgrid(fit, grid)``.
     """
-    return wald_band(fit, lgrid(fit, grid), level, ddf)
+    return wald_band(fit, lgrid(fit, grid), conf_level, ddf)
 
 
-def gap_band(fit: Any, grid: pd.DataFrame, factor: str, first: Any, second: Any, level: float = 0.95,
+def gap_band(fit: Any, grid: pd.DataFrame, factor: str, first: Any, second: Any, conf_level: float = 0.95,
              ddf: Any = None) -> pd.DataFrame:
     r"""The gap between two levels of ``factor`` at each grid row, with its pointwise band.
 
@@ -144,4 +144,4 @@ def gap_band(fit: Any, grid: pd.DataFrame, factor: str, first: Any, second: Any,
             if isinstance(s.dtype, pd.CategoricalDtype) else lev
         return g
 
-    return wald_band(fit, ldiff(lgrid(fit, at(second)), lgrid(fit, at(first))), level, ddf)
+    return wald_band(fit, ldiff(lgrid(fit, at(second)), lgrid(fit, at(first))), conf_level, ddf)

@@ -128,7 +128,7 @@ def test_radius_bad_input():
     with pytest.raises(ValueError, match="'coverage' or 'shadows'"):
         geo.radius("both", 10)
     with pytest.raises(ValueError, match="level"):
-        geo.radius("coverage", 10, level=1.5)
+        geo.radius("coverage", 10, conf_level=1.5)
     with pytest.raises(ValueError, match="df must be positive"):
         geo.radius("coverage", 0)
 
@@ -379,3 +379,8 @@ def test_dispersion_ellipses_blup_with_a_singular_G():
     z = geo.dispersion_ellipses(np.zeros((2, 2)), sigma, X=X, blup=True)
     np.testing.assert_allclose(z["BLUP"].shape, 0, atol=1e-15)
     np.testing.assert_allclose(z["error"].shape, 0, atol=1e-15)
+
+
+def test_radius_names_a_percentage_given_as_a_level():
+    with pytest.raises(ValueError, match="did you mean 0.95"):
+        geo.radius("coverage", 10, conf_level=95)
