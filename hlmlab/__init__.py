@@ -39,12 +39,17 @@ _NAMES = {
     "lm": "hlmlab.ols.fit",
     "lmlist": "hlmlab.ols.lmlist",
     "lme": "hlmlab.lmm.model",
+    "lmer": "hlmlab.lmm.lmer",
     **dict.fromkeys(["lrows", "pairwise", "lgrid", "ldiff"], "hlmlab.inference.hypotheses"),
     **dict.fromkeys(["wald", "glh"], "hlmlab.inference.wald"),
     **dict.fromkeys(["anova", "simulate_lrt"], "hlmlab.inference.lrt"),
     "dropone": "hlmlab.inference.influence",
     "r2_multilevel": "hlmlab.inference.r2",
     "simulate_schools": "hlmlab.teaching.simulation",
+    **dict.fromkeys(
+        ["HlmlabWarning", "ConvergenceWarning", "SingularFitWarning", "HessianWarning", "DroppedRowsWarning"],
+        "hlmlab.exceptions",
+    ),
 }
 
 #: modules reachable as attributes, e.g. ``hl.plots``

@@ -18,7 +18,18 @@ import scipy.linalg
 from formulaic import Formula, model_matrix
 
 from hlmlab.formula.fastpath import fast_matrices, plan_key, planned_matrices, remember_plan
-from hlmlab.formula.terms import FORMULA_CONTEXT, check_columns, check_response, parsed_formula, positional, r_name, strict_levels
+from hlmlab.formula.terms import (
+    FORMULA_CONTEXT,
+    check_columns,
+    check_response,
+    drop_unused_levels,
+    formula_variables,
+    formulaic_errors,
+    parsed_formula,
+    positional,
+    r_name,
+    strict_levels,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,7 +96,8 @@ class FixedDesign:
         """
         newdata = positional(newdata, "newdata")
         check_columns(str(self.spec.formula), newdata)
-        mm = strict_levels(lambda: self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"))
+        with formulaic_errors(self.formula):
+            mm = strict_levels(lambda: self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"))
         X = np.asarray(mm, dtype=float)
         if X.shape[1] != self.p:  # pragma: no cover - formulaic keeps the structure
             raise ValueError(f"new data gave {X.shape[1]} columns, the fit has {self.p}: {self.names}")
@@ -151,7 +163,8 @@ def _fixed_matrices(f: Formula, formula: str, data: pd.DataFrame) -> tuple:
     cached = planned_matrices(key, lhs_name, data)
     if cached is not None:
         return cached
-    mm = model_matrix(f, data, context=FORMULA_CONTEXT, na_action="drop")
+    with formulaic_errors(formula):
+        mm = model_matrix(f, data, context=FORMULA_CONTEXT, na_action="drop")
     remember_plan(key, mm, data)
     lhs, rhs = mm.lhs, mm.rhs
     if lhs.shape[1] != 1:
@@ -164,6 +177,35 @@ def _fixed_matrices(f: Formula, formula: str, data: pd.DataFrame) -> tuple:
     y = np.asarray(lhs.iloc[:, 0], dtype=float)
     X = np.asarray(rhs, dtype=float)
     return y, X, rows, rhs.model_spec, list(rhs.columns)
+
+
+def model_frame(formula: str, data: pd.DataFrame, keep: np.ndarray | None = None) -> pd.DataFrame:
+    """The data as the model sees them: categorical columns without the levels absent from the rows used.
+
+    As R's ``model.frame`` (``drop.unused.levels``): the rows used are those
+    with no missing value in the formula's columns (and ``keep``); a level
+    that none of them has gets no column (a subset of the data would
+    otherwise leave an all-zero, aliased column). A categorical term with a
+    single level left is a ValueError, as in R.
+    """
+    names = [v for v in formula_variables(formula) if v in data.columns]
+    if not any(isinstance(data[v].dtype, pd.CategoricalDtype) for v in names):
+        return data
+    ok = data[names].notna().all(axis=1).to_numpy()
+    if keep is not None:
+        ok &= np.asarray(keep, dtype=bool)
+    out = drop_unused_levels(data, names, ok)
+    f = parsed_formula(formula)
+    direct = {str(fac.expr).strip("`") for term in f.rhs for fac in term.factors}
+    for v in names:
+        if v in direct and isinstance(out[v].dtype, pd.CategoricalDtype) and len(out[v].cat.categories) < 2:
+            levels = [str(c) for c in out[v].cat.categories]
+            raise ValueError(
+                f"the factor {v!r} of {formula!r} has only the level(s) {levels} in the rows used: a factor "
+                "needs 2 or more levels to have a contrast (as R's 'contrasts can be applied only to factors "
+                "with 2 or more levels'); drop it from the formula"
+            )
+    return out
 
 
 def fixed_design(formula: str, data: pd.DataFrame, keep: np.ndarray | None = None) -> FixedDesign:
@@ -185,16 +227,29 @@ def fixed_design(formula: str, data: pd.DataFrame, keep: np.ndarray | None = Non
 
     Raises
     ------
+    TypeError
+        ``data`` is not a DataFrame.
     KeyError
         A variable of the formula is not a column of the data.
     ValueError
-        The response is not numeric; no rows are left; X is rank deficient
-        (the message names the aliased columns).
+        The response is not numeric; a variable names more than one column;
+        formulaic cannot build a term (the message names it); ``offset()`` or
+        a random-effects bar in the formula; no rows are left; X is rank
+        deficient (the message names the aliased columns).
+
+    Notes
+    -----
+    The formula is read as in R (:mod:`hlmlab.formula.rsyntax`): ``I(x^2)``
+    is x squared, ``(a + b + c)^2`` the main effects and two-way
+    interactions, ``x.1`` and `` `my var` `` are names, ``factor(x)`` a
+    categorical. Unused levels of categorical columns are dropped first
+    (:func:`model_frame`).
     """
     data = positional(data)
     f = parsed_formula(formula)
     check_columns(formula, data)
     check_response(f, data)
+    data = model_frame(formula, data, keep)
     y, X, rows, spec, colnames = _fixed_matrices(f, formula, data)
     if keep is not None:
         keep = np.asarray(keep, dtype=bool)

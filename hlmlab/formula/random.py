@@ -3,7 +3,11 @@
 The random part is written as in nlme: ``"~ 1 + ses | school"`` (one grouping
 factor, unstructured covariance), ``"~ 1 | board/school"`` (schools nested in
 boards: two levels, ``board`` and ``board/school``), or a list of such terms
-for nested grouping factors. :func:`random_design` gives, for each level
+for nested grouping factors. ``"~ 1 + ses || school"`` (lme4's double bar)
+makes the effects uncorrelated (nlme's pdDiag): one level per column, all
+with the grouping ``school``, named as lme4 names them (``school``,
+``school.1``); terms listed separately with the same grouping
+(``["~ 1 | g", "~ 0 + x | g"]``) give such block-diagonal levels too. :func:`random_design` gives, for each level
 (outermost first), its Z columns, each row's group code, the groups' labels
 and each group's parent in the level above. A grouping factor with missing
 values is an error. Terms that are sums of numeric columns are built
@@ -24,7 +28,19 @@ from formulaic import model_matrix
 from hlmlab.formula.fixed import FixedDesign
 from hlmlab.formula import fastpath
 from hlmlab.formula.fastpath import fast_model_matrix, head_spec
-from hlmlab.formula.terms import FORMULA_CONTEXT, check_columns, formula_variables, positional, r_name, strict_levels
+from hlmlab.formula.rsyntax import top_level_split
+from hlmlab.formula.terms import (
+    FORMULA_CONTEXT,
+    check_columns,
+    check_unique_columns,
+    drop_unused_levels,
+    formula_variables,
+    formulaic_errors,
+    parsed_formula,
+    positional,
+    r_name,
+    strict_levels,
+)
 
 
 @dataclass(frozen=True)
@@ -42,15 +58,55 @@ class RandomTerm:
 
     lhs: str
     factors: tuple[str, ...]
+    copy: int = 0
 
     @property
-    def name(self) -> str:
-        """The level's name as nlme prints it: ``school``, or ``board/school`` for a nested level."""
+    def grouping(self) -> str:
+        """The grouping as written: ``school``, or ``board/school`` for a nested level."""
         return self.factors[-1] if len(self.factors) == 1 else "/".join(self.factors)
 
     @property
+    def name(self) -> str:
+        """The level's name: its grouping, with ``.1``, ``.2`` for further terms of the same grouping (lme4's names)."""
+        return self.grouping if not self.copy else f"{self.grouping}.{self.copy}"
+
+    @property
     def formula(self) -> str:
-        return f"~{self.lhs} | {self.name}"
+        return f"~{self.lhs} | {self.grouping}"
+
+
+def split_columns(lhs: str) -> list[str]:
+    """The terms of a double-bar term, one random effect each: ``"1 + x"`` -> ``["1", "0 + x"]``.
+
+    As lme4's ``expandDoubleVerts``: the intercept (implicit unless ``0`` or
+    ``- 1`` removes it) becomes ``1``, every other term ``0 + term``.
+    """
+    intercept = True
+    terms: list[str] = []
+    for piece in top_level_split(lhs, "+"):
+        for k, part in enumerate(top_level_split(piece, "-")):
+            part = part.strip()
+            if part == "0" or (k > 0 and part == "1"):
+                intercept = False
+            elif k > 0 and part:
+                raise ValueError(f"cannot remove {part!r} from the double-bar term {lhs!r}; only '- 1' is understood")
+            elif part and part != "1":
+                terms.append(part)
+    return (["1"] if intercept else []) + [f"0 + {t}" for t in terms]
+
+
+def _nested_interaction(factors: tuple[str, ...], known: set[tuple[str, ...]]) -> tuple[str, ...]:
+    """``a:b`` next to a term grouped by ``a`` is the level ``a/b`` (lme4 writes a/b as a + a:b).
+
+    ``a:b:c`` becomes ``a/b/c`` when ``a`` and ``a:b`` (or ``a/b``) are groupings too.
+    """
+    if len(factors) != 1 or ":" not in factors[0]:
+        return factors
+    parts = tuple(p.strip() for p in factors[0].split(":"))
+    for k in range(1, len(parts)):
+        if (":".join(parts[:k]),) not in known and parts[:k] not in known:
+            return factors
+    return parts
 
 
 def parse_random(random: str | list[str] | tuple[str, ...]) -> list[RandomTerm]:
@@ -58,18 +114,22 @@ def parse_random(random: str | list[str] | tuple[str, ...]) -> list[RandomTerm]:
 
     ``"~ 1 + ses | school"`` -> one term; ``"~ 1 | board/school"`` -> two terms,
     groups ``board`` and ``board/school`` (each school within its board);
-    a list of strings gives one term each (levels are put in order later, by
-    nesting).
+    ``"~ 1 + ses || school"`` -> two terms ``1`` and ``0 + ses``, both grouped
+    by school (uncorrelated effects); a list of strings gives one term each
+    (levels are put in order later, by nesting). A term grouped by ``a:b``
+    next to one grouped by ``a`` is the nested level ``a/b``. Further terms
+    of an existing grouping are named ``g.1``, ``g.2`` (lme4's names).
     """
     if isinstance(random, str):
         random = [random]
     if not isinstance(random, (list, tuple)) or not random:
         raise TypeError("random must be a formula such as '~ 1 + ses | school' or a list of them")
-    terms: list[RandomTerm] = []
+    raw: list[tuple[str, tuple[str, ...]]] = []
     for r in random:
-        if not isinstance(r, str) or r.count("|") != 1:
-            raise ValueError(f"random term {r!r} must look like '~ 1 + ses | school' (one '|')")
-        left, right = r.split("|")
+        if not isinstance(r, str) or r.replace("||", "|").count("|") != 1:
+            raise ValueError(f"random term {r!r} must look like '~ 1 + ses | school' (one '|', or '||')")
+        double = "||" in r
+        left, right = r.split("||" if double else "|")
         left = left.strip()
         if left.startswith("~"):
             left = left[1:].strip()
@@ -78,8 +138,18 @@ def parse_random(random: str | list[str] | tuple[str, ...]) -> list[RandomTerm]:
         factors = tuple(g.strip() for g in right.split("/"))
         if any(not g or not re.fullmatch(r"[A-Za-z_.][\w.]*(:[A-Za-z_.][\w.]*)*", g) for g in factors):
             raise ValueError(f"grouping {right.strip()!r} of {r!r} must be column names separated by '/' or ':'")
+        lhss = split_columns(left) if double else [left]
+        if not lhss:
+            raise ValueError(f"random term {r!r} has no random effects left of '||'")
         for depth in range(1, len(factors) + 1):
-            terms.append(RandomTerm(lhs=left, factors=factors[:depth]))
+            raw.extend((lhs, factors[:depth]) for lhs in lhss)
+    known = {f for _, f in raw}
+    terms: list[RandomTerm] = []
+    count: dict[tuple[str, ...], int] = {}
+    for lhs, factors in raw:
+        factors = _nested_interaction(factors, known)
+        terms.append(RandomTerm(lhs=lhs, factors=factors, copy=count.get(factors, 0)))
+        count[factors] = count.get(factors, 0) + 1
     return terms
 
 
@@ -90,7 +160,8 @@ class RandomLevel:
     Attributes
     ----------
     name : str
-        The grouping, ``school`` or ``board/school``.
+        The grouping, ``school`` or ``board/school``; ``school.1`` for a
+        further term of the same grouping (from ``||``).
     formula : str
         The term, ``~1 + ses | school``.
     Z : ndarray, shape (n, q)
@@ -120,6 +191,11 @@ class RandomLevel:
     factors: tuple[str, ...] = ()
 
     @property
+    def grouping(self) -> str:
+        """The grouping factor(s) as written, ``school`` or ``board/school`` (the name without ``.1``)."""
+        return self.factors[-1] if len(self.factors) == 1 else "/".join(self.factors)
+
+    @property
     def q(self) -> int:
         return int(self.Z.shape[1])
 
@@ -132,9 +208,11 @@ class RandomLevel:
         newdata = positional(newdata, "newdata")
         if self.spec is None:  # built directly from numeric columns: formulaic gives the same columns
             lhs = self.formula.split("|")[0].strip().lstrip("~")
-            mm = model_matrix(f"~ {lhs}", newdata, context=FORMULA_CONTEXT, na_action="ignore")
+            with formulaic_errors(self.formula):
+                mm = model_matrix(parsed_formula(f"~ {lhs}"), newdata, context=FORMULA_CONTEXT, na_action="ignore")
             return np.asarray(mm, dtype=float)
-        mm = strict_levels(lambda: self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"))
+        with formulaic_errors(self.formula):
+            mm = strict_levels(lambda: self.spec.get_model_matrix(newdata, context=FORMULA_CONTEXT, na_action="ignore"))
         return np.asarray(mm, dtype=float)
 
 
@@ -157,6 +235,7 @@ def random_variables(terms: list[RandomTerm], data: pd.DataFrame) -> tuple[list[
         for v in sorted(formula_variables(f"~ {t.lhs}")):
             if v in data.columns and v not in cols:
                 cols.append(v)
+    check_unique_columns(data, groups)
     return groups, cols
 
 
@@ -274,18 +353,25 @@ def _shared_z(lhs: str, data: pd.DataFrame, fixed: FixedDesign | None) -> tuple[
     return None
 
 
-def _z_matrix(t: RandomTerm, data: pd.DataFrame) -> tuple[np.ndarray, Any, list[str]]:
-    """Z columns of a term, formulaic's spec (None when built directly) and column names."""
+def _z_matrix(t: RandomTerm, data: pd.DataFrame, rows: np.ndarray | None = None) -> tuple[np.ndarray, Any, list[str]]:
+    """Z columns of a term, formulaic's spec (None when built directly) and column names.
+
+    Categorical columns lose the levels that no row used has (``rows``, R's
+    ``droplevels``), so a subset of the data gives no all-zero column.
+    """
     simple = _simple_z(t.lhs, data)
     if simple is not None:
         return simple[0], None, simple[1]
+    formula = parsed_formula(f"~ {t.lhs}")
+    data = drop_unused_levels(data, formula_variables(f"~ {t.lhs}"), rows)
     if len(data) > fastpath.FAST_PATH_ROWS:
-        head = head_spec(f"~ {t.lhs}", data)
+        head = head_spec(formula, data)
         if head is not None:
             Z = fast_model_matrix(head[0], data)
             if Z is not None:
                 return Z, head[0], head[1]
-    zmm = model_matrix(f"~ {t.lhs}", data, context=FORMULA_CONTEXT, na_action="ignore")
+    with formulaic_errors(t.formula):
+        zmm = model_matrix(formula, data, context=FORMULA_CONTEXT, na_action="ignore")
     return np.asarray(zmm, dtype=float), zmm.model_spec, list(zmm.columns)
 
 
@@ -304,14 +390,19 @@ def random_design(
     Levels come out outermost first. Terms from ``a/b`` are nested by
     construction; for separate terms, a grouping factor with fewer groups is
     taken as the outer one and each of the inner groups must lie within a
-    single outer group (crossed factors are not supported).
+    single outer group (crossed factors are not supported). Several terms
+    with the same grouping (from ``||``, or listed separately) are
+    consecutive levels whose groups are the same: each group's parent is
+    itself (parent map the identity), which makes their random effects
+    independent (a block-diagonal covariance, nlme's pdDiag).
 
     Raises
     ------
     ValueError
         Missing values in a grouping factor, crossed (non-nested) factors,
-        two terms with the same grouping, or more random effects than the
-        data can support (q times the number of groups >= n).
+        two terms of the same grouping with a column in common, or more
+        random effects than the data can support (q times the number of
+        groups >= n).
     """
     full = positional(data)
     subset = rows is not None and not bool(np.all(rows))
@@ -319,36 +410,38 @@ def random_design(
     groups, _ = random_variables(terms, data)
     check_groups(groups, data)
     raw: list[tuple[RandomTerm, np.ndarray, list[Any]]] = []
-    seen: set[tuple[str, ...]] = set()
+    first: dict[tuple[str, ...], int] = {}
     for t in terms:
-        if t.factors in seen:
-            raise ValueError(
-                f"two random terms have the same grouping {t.name!r}: put all of its random effects in one "
-                "term, e.g. '~ 1 + x | g' (diagonal structures are not supported)"
-            )
-        seen.add(t.factors)
+        first.setdefault(t.factors, len(first))
         codes, labels = _factor_codes(data, t.factors[-1])
         raw.append((t, codes, labels))
-    # order by number of groups within the nesting chain: outer = fewer groups
-    raw.sort(key=lambda r: (len(r[0].factors), len(r[2])))
+    # order by number of groups within the nesting chain: outer = fewer groups;
+    # terms of the same grouping stay together, in the order written
+    raw.sort(key=lambda r: (len(r[0].factors), len(r[2]), first[r[0].factors]))
     n = len(data)
     levels: list[RandomLevel] = []
     outer_codes: np.ndarray | None = None
     outer_labels: list[str] = []
+    labels: list[Any] = []
+    columns: dict[tuple[str, ...], set[str]] = {}
     for t, rcodes, rlabels in raw:
         if outer_codes is None:
             codes, parent = rcodes, None
             labels = list(rlabels)
+        elif levels[-1].factors == t.factors:
+            # another term of the same grouping: the same groups, each its own parent
+            codes, parent = outer_codes, np.arange(len(labels), dtype=np.int64)
         else:
             codes, parent, rsel = _nest(outer_codes, rcodes)
             if len(t.factors) == 1:
                 # a separate term: its groups must each lie in one outer group
                 if len(np.unique(rsel)) != len(rsel):
-                    prev = levels[-1].name
+                    prev = levels[-1].grouping
                     raise ValueError(
-                        f"grouping factors {prev!r} and {t.name!r} are crossed, not nested "
-                        f"(some {t.name!r} groups appear in more than one {prev!r} group); "
-                        f"write '~ ... | {prev}/{t.name}' if the labels repeat within {prev!r}, "
+                        f"grouping factors {prev!r} and {t.grouping!r} are crossed, not nested "
+                        f"(some {t.grouping!r} groups appear in more than one {prev!r} group); "
+                        f"if the {prev!r} labels are reused within each {t.grouping!r} group (implicit "
+                        f"nesting), write '~ ... | {t.grouping}/{prev}'; "
                         "crossed random effects are not supported"
                     )
                 labels = [rlabels[i] for i in rsel]
@@ -358,13 +451,21 @@ def random_design(
         if shared is not None:
             Z, zspec, zcols = shared[0], None, shared[1]
         else:
-            Z, zspec, zcols = _z_matrix(t, full)
+            Z, zspec, zcols = _z_matrix(t, full, rows)
             if subset:
                 Z = Z[np.asarray(rows, dtype=bool)]
         if Z.shape[1] == 0:
             raise ValueError(f"random term {t.formula!r} has no columns")
         if not np.all(np.isfinite(Z)):
             raise ValueError(f"random term {t.formula!r} has missing or infinite values on rows used by the fit")
+        znames = [r_name(c) for c in zcols]
+        common = columns.setdefault(t.factors, set()) & set(znames)
+        if common:
+            raise ValueError(
+                f"two random terms of the grouping {t.grouping!r} both have the column(s) {sorted(common)}: "
+                "a random effect can appear in only one of them (write '~ 0 + x | g' for a slope alone)"
+            )
+        columns[t.factors] |= set(znames)
         m = len(labels)
         q = Z.shape[1]
         if q * m >= n:
@@ -384,7 +485,7 @@ def random_design(
                 name=t.name,
                 formula=t.formula,
                 Z=Z,
-                znames=[r_name(c) for c in zcols],
+                znames=znames,
                 codes=codes,
                 labels=pd.Index(labels, name=t.name),
                 parent=parent,
