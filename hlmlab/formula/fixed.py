@@ -193,7 +193,7 @@ def model_frame(formula: str, data: pd.DataFrame, keep: np.ndarray | None = None
         return data
     ok = data[names].notna().all(axis=1).to_numpy()
     if keep is not None:
-        ok &= np.asarray(keep, dtype=bool)
+        ok = ok & np.asarray(keep, dtype=bool)
     out = drop_unused_levels(data, names, ok)
     f = parsed_formula(formula)
     direct = {str(fac.expr).strip("`") for term in f.rhs for fac in term.factors}
