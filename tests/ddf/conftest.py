@@ -58,9 +58,18 @@ JOINT_KR = [n for n in JOINT if "kenward_roger" in CASES[n]["joint"]]
 INTERIOR = [n for n in ALL if n != "hs_ses_sector_ml"]
 JOINT_INTERIOR = [n for n in JOINT if n != "hs_ses_sector_ml"]
 
-#: lme4 stopped short of the optimum on these (its criterion is higher than
-#: hlmlab's by 5e-6), which moves the DF by up to 0.3%.
-LOOSE = {"hs_ses_sector_reml": 5e-3, "orthodont_reml": 2e-3}
+#: Relative tolerance of the DF of hlmlab's own fits against lmerTest/pbkrtest:
+#: 1e-4 (the optimizers agree to about 6e-5 in DF), looser where lme4 stopped
+#: short of the optimum (its criterion is higher than hlmlab's by 5e-6), which
+#: moves the DF by up to 0.3%.
+LOOSE = {"hs_ses_sector_reml": 4e-3, "orthodont_reml": 1e-3}
+DF_RTOL = 1e-4
+
+#: Relative tolerance of the Satterthwaite DF at lme4's estimates: 5e-8, except
+#: near the boundary (hs by ML, theta_22 = 9e-4), where the Jacobians of C by
+#: numDeriv and by hlmlab's Richardson table differ more.
+AT_LME4 = {"hs_ses_sector_ml": 5e-7}
+AT_LME4_RTOL = 5e-8
 
 
 def lme4_varpar(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ def test_kenward_roger_matches_pbkrtest(ref, case_reml):
     Va = np.array(expected["vcov_adjusted"]["values"], dtype=float).reshape(model.Phi.shape)
     np.testing.assert_allclose(model.Phi_A, Va, rtol=1e-9, atol=1e-12 * np.max(np.abs(Va)))
     res = kenward_roger_from_model(model, ref.ref_L(case))
-    np.testing.assert_allclose(res.df, np.atleast_1d(expected["df_pbkrtest"]), rtol=1e-9)
+    np.testing.assert_allclose(res.df, np.atleast_1d(expected["df_pbkrtest"]), rtol=5e-12)
     np.testing.assert_allclose(res.se, np.atleast_1d(expected["se"]), rtol=1e-9)
 
 
@@ -26,7 +26,7 @@ def test_kenward_roger_joint_test_matches_pbkrtest(ref, case_joint_kr):
     res = kenward_roger_from_model(ref.kr_reference_model(case_joint_kr), np.array(J["L"]["values"], dtype=float))
     expected = J["kenward_roger"]
     assert res.rank == expected["NumDF"]
-    assert res.df_joint == pytest.approx(expected["DenDF"], rel=1e-9)
+    assert res.df_joint == pytest.approx(expected["DenDF"], rel=1e-12)
     assert res.F_scaling == pytest.approx(expected["F_scaling"], rel=1e-9)
     assert res.F == pytest.approx(expected["F"], rel=1e-9)
 
@@ -35,9 +35,9 @@ def test_lme_fit_kenward_roger_matches_pbkrtest(ref, case_reml):
     case = ref.CASES[case_reml]
     res = kenward_roger(ref.hl_fit(case_reml).varpar, ref.ref_L(case))
     assert isinstance(res, KRResult)
-    rtol = ref.LOOSE.get(case_reml, 1e-3)
+    rtol = ref.LOOSE.get(case_reml, ref.DF_RTOL)
     np.testing.assert_allclose(res.df, np.atleast_1d(case["kenward_roger"]["df"]), rtol=rtol)
-    se_rtol = ref.LOOSE.get(case_reml, 1e-4) / 5
+    se_rtol = {"hs_ses_sector_reml": 1e-3, "orthodont_reml": 4e-4}.get(case_reml, 2e-5)
     np.testing.assert_allclose(res.se, np.atleast_1d(case["kenward_roger"]["se"]), rtol=se_rtol)
 
 
@@ -68,5 +68,5 @@ def test_wald_kenward_roger_uses_the_adjusted_covariance(hs):
     kr = hl.wald(fit, "^SectorPublic$", ddf="kenward-roger").estimate.iloc[0]
     plain = hl.wald(fit, "^SectorPublic$").estimate.iloc[0]
     assert kr["Std.Error"] == pytest.approx(0.6661013, rel=2e-3)
-    assert kr["DF"] == pytest.approx(38.24, rel=2e-2)
+    assert kr["DF"] == pytest.approx(38.24, rel=2e-4)  # the reference is rounded to 2 decimals
     assert kr["Std.Error"] > plain["Std.Error"]
