@@ -25,7 +25,6 @@ from formulaic import Formula, model_matrix
 
 from hlmlab.formula.terms import FORMULA_CONTEXT, formula_variables
 
-
 #: above this many rows, formulas made of numeric columns, products of them and
 #: an intercept skip formulaic's data frames (same numbers, a fraction of the memory)
 FAST_PATH_ROWS = 10_000

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 from formulaic import model_matrix
 
-from hlmlab.formula.fixed import FixedDesign
 from hlmlab.formula import fastpath
 from hlmlab.formula.fastpath import fast_model_matrix, head_spec
+from hlmlab.formula.fixed import FixedDesign
 from hlmlab.formula.rsyntax import top_level_split
 from hlmlab.formula.terms import (
     FORMULA_CONTEXT,

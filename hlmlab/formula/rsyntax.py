@@ -92,7 +92,7 @@ def r_formula(formula: str, allow_bars: bool = False) -> str:
             out.append(formula[i:j])
             i = j
             continue
-        if ch.isalpha() or ch == "_" or (ch == "." and i + 1 < n and (formula[i + 1].isalpha() or formula[i + 1] == "_")):
+        if ch.isalpha() or ch == "_" or (ch == "." and formula[i + 1 : i + 2].isalpha()):
             j = _read_name(formula, i)
             name = formula[i:j]
             if _next_char(formula, j) == "(":

@@ -3,7 +3,11 @@
 Every function here works on ordinary pandas objects. A *grouping* (``by``) is
 a column name of the data frame at hand, a list of column names, or an array
 or Series of the same length as the data; rows whose group is missing are
-kept and get NaN where a group summary is asked for.
+kept and get NaN where a group summary is asked for. When the values and the
+grouping are both pandas objects they are paired by index, as pandas pairs
+them: a grouping whose index holds the same labels in another order is
+aligned to the values, one with other labels is an error. Arrays are paired
+by position.
 
 =========  ================================================================
 capply     apply a function within groups and broadcast back to the rows
@@ -30,8 +34,30 @@ __all__ = ["capply", "cvar", "dvar", "gvars", "up", "tab", "some", "gicc"]
 # ---------------------------------------------------------------------------
 # groupings
 # ---------------------------------------------------------------------------
-def _as_keys(by: Any, n: int, data: pd.DataFrame | None = None) -> list[pd.Series]:
-    """Turn ``by`` into a list of key Series of length ``n`` (positional index)."""
+def _aligned(key: pd.Series, index: pd.Index | None) -> pd.Series:
+    """A grouping Series put in the order of the values' index (labels must match), then made positional."""
+    if index is not None and not key.index.equals(index):
+        same = (
+            len(key.index) == len(index)
+            and key.index.is_unique
+            and index.is_unique
+            and key.index.sort_values().equals(index.sort_values())
+        )
+        if not same:
+            raise ValueError(
+                "the values and the grouping are pandas objects with different indexes, so their rows cannot "
+                "be paired; give them the same index, or pass arrays (.to_numpy()) to pair them by position"
+            )
+        key = key.reindex(index)
+    return key.reset_index(drop=True)
+
+
+def _as_keys(by: Any, n: int, data: pd.DataFrame | None = None, index: pd.Index | None = None) -> list[pd.Series]:
+    """Turn ``by`` into a list of key Series of length ``n`` (positional index).
+
+    ``index`` is the values' index when they are a pandas object: a grouping
+    given as a Series or DataFrame is aligned to it (:func:`_aligned`).
+    """
     is_names = isinstance(by, str) or (
         data is not None
         and isinstance(by, (list, tuple))
@@ -50,16 +76,18 @@ def _as_keys(by: Any, n: int, data: pd.DataFrame | None = None) -> list[pd.Serie
             )
         return [data[b].reset_index(drop=True) for b in names]
     if isinstance(by, pd.DataFrame):
-        keys = [by[c].reset_index(drop=True) for c in by.columns]
+        parts = [by.iloc[:, j] for j in range(by.shape[1])]
     elif isinstance(by, (list, tuple)) and by and all(np.ndim(b) == 1 and not isinstance(b, str) for b in by):
-        keys = [pd.Series(b).reset_index(drop=True) for b in by]
+        parts = list(by)
     else:
         if np.ndim(by) != 1:
             raise ValueError("by must be a column name, a list of column names, or a 1-D array of group labels")
-        keys = [pd.Series(by).reset_index(drop=True)]
-    for k in keys:
-        if len(k) != n:
-            raise ValueError(f"by has length {len(k)} but the data have length {n}: they must match row for row")
+        parts = [by]
+    keys = []
+    for b in parts:
+        if len(b) != n:
+            raise ValueError(f"by has length {len(b)} but the data have length {n}: they must match row for row")
+        keys.append(_aligned(b, index) if isinstance(b, pd.Series) else pd.Series(np.asarray(b)))
     return keys
 
 
@@ -87,7 +115,9 @@ def capply(x: Any, by: Any, fun: Callable, *args: Any, **kwargs: Any) -> pd.Seri
     x : Series, array or DataFrame
         The values; a DataFrame passes each group's sub-frame to ``fun``.
     by : column name(s) of ``x`` (when ``x`` is a DataFrame), or array(s) of labels
-        The grouping, of the same length as ``x``.
+        The grouping, of the same length as ``x``. A Series is paired with a
+        pandas ``x`` by index (same labels in any order; other labels are a
+        ValueError), an array by position.
     fun : callable
         Summary (scalar) or within-group transformation (vector).
 
@@ -103,9 +133,10 @@ def capply(x: Any, by: Any, fun: Callable, *args: Any, **kwargs: Any) -> pd.Seri
     >>> hs["ses_rank"] = capply(hs["ses"], hs["school"], lambda s: s.rank())
     """
     frame = x if isinstance(x, pd.DataFrame) else None
-    obj = x if isinstance(x, (pd.Series, pd.DataFrame)) else pd.Series(np.asarray(x))
+    pandas = isinstance(x, (pd.Series, pd.DataFrame))
+    obj = x if pandas else pd.Series(np.asarray(x))
     n = len(obj)
-    keys = _as_keys(by, n, frame)
+    keys = _as_keys(by, n, frame, obj.index if pandas else None)
     codes, ngroups = _group_indices(keys)
     out = np.full(n, np.nan, dtype=object)
     order = np.argsort(codes, kind="stable")
@@ -148,7 +179,13 @@ def _factor_dummies(x: pd.Series) -> pd.DataFrame:
 
 
 def _is_factor(x: pd.Series) -> bool:
-    return isinstance(x.dtype, pd.CategoricalDtype) or x.dtype == object or pd.api.types.is_string_dtype(x.dtype) or x.dtype == bool
+    dt = x.dtype
+    return (
+        isinstance(dt, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(dt)
+        or pd.api.types.is_string_dtype(dt)
+        or pd.api.types.is_bool_dtype(dt)
+    )
 
 
 def cvar(x: Any, by: Any) -> pd.Series | pd.DataFrame:
@@ -160,13 +197,27 @@ def cvar(x: Any, by: Any) -> pd.Series | pd.DataFrame:
     every row. For a categorical ``x`` the result is a DataFrame with the
     proportion of each non-reference level in the group (column names are
     the variable name followed by the level, as in a model matrix). Rows
-    whose group is missing get NaN.
+    whose group is missing get NaN. A grouping Series is paired with a
+    Series ``x`` by index (same labels in any order; other labels are a
+    ValueError).
     """
-    s = x if isinstance(x, pd.Series) else pd.Series(np.asarray(x))
-    keys = _as_keys(by, len(s))
+    s, keys = _values_and_keys(x, by)
+    return _cvar(s, keys)
+
+
+def _values_and_keys(x: Any, by: Any) -> tuple[pd.Series, list[pd.Series]]:
+    """x as a Series and the grouping as positional keys paired with its rows."""
+    if isinstance(x, pd.Series):
+        return x, _as_keys(by, len(x), index=x.index)
+    s = pd.Series(np.asarray(x))
+    return s, _as_keys(by, len(s))
+
+
+def _cvar(s: pd.Series, keys: list[pd.Series]) -> pd.Series | pd.DataFrame:
+    """Group means of s (or of its level indicators) for positional keys."""
     if _is_factor(s):
         d = _factor_dummies(s)
-        return pd.DataFrame({c: cvar(d[c], keys) for c in d.columns}, index=s.index)
+        return pd.DataFrame({c: _cvar(d[c], keys) for c in d.columns}, index=s.index)
     vals = pd.to_numeric(s, errors="raise").to_numpy(dtype=float)
     codes, ngroups = _group_indices(keys)
     ok = (codes >= 0) & ~np.isnan(vals)
@@ -185,13 +236,12 @@ def dvar(x: Any, by: Any) -> pd.Series | pd.DataFrame:
 
     For a categorical, each non-reference indicator minus its group
     proportion. ``x == cvar(x, by) + dvar(x, by)`` on every row with a group.
+    Series are paired by index, as in :func:`cvar`.
     """
-    s = x if isinstance(x, pd.Series) else pd.Series(np.asarray(x))
-    keys = _as_keys(by, len(s))
+    s, keys = _values_and_keys(x, by)
     if _is_factor(s):
-        d = _factor_dummies(s)
-        return d - cvar(s, keys)
-    return pd.to_numeric(s) - cvar(s, keys)
+        return _factor_dummies(s) - _cvar(s, keys)
+    return pd.to_numeric(s) - _cvar(s, keys)
 
 
 # ---------------------------------------------------------------------------
@@ -251,10 +301,11 @@ def up(
     Returns
     -------
     DataFrame
-        Sorted by group, with the ``by`` columns first, then the columns
-        constant within every group (or all columns when ``all=True``) in
-        their original order, then the proportions, then ``Freq``, the
-        number of rows in the group.
+        One row per group, sorted by group, with the ``by`` columns first,
+        then the columns constant within every group (or all columns when
+        ``all=True``) in their original order, then the proportions, then
+        ``Freq``, the number of rows in the group. With no constant column
+        it is just the group columns and ``Freq``.
     """
     names = _by_names(by)
     _as_keys(names, len(df), df)
@@ -277,7 +328,8 @@ def up(
                 cols[c] = g[c].agg(_mode)
             if isinstance(s.dtype, pd.CategoricalDtype):
                 cols[c] = pd.Series(pd.Categorical(cols[c], categories=s.cat.categories), index=cols[c].index)
-    out = pd.DataFrame(cols)
+    sizes = g.size()
+    out = pd.DataFrame(cols, index=sizes.index)  # one row per group, even with no constant column
     for f in _by_names(agg) if agg is not None else []:
         if f not in df.columns:
             raise KeyError(f"agg factor {f!r} not found in the data; available columns: {list(df.columns)}")
@@ -285,7 +337,7 @@ def up(
         props = pd.crosstab([df[n] for n in names], df[f].astype("category"), normalize="index", dropna=False)
         for lev in levels:
             out[f"{f}_{lev}"] = props[lev].reindex(out.index).to_numpy() if lev in props else 0.0
-    out["Freq"] = g.size().reindex(out.index).to_numpy()
+    out["Freq"] = sizes.to_numpy()
     out = out.reset_index()
     for n in names:  # keep the group column's dtype (categories, integers)
         if isinstance(df[n].dtype, pd.CategoricalDtype):
