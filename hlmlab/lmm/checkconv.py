@@ -19,7 +19,6 @@ Every failure is returned as a message for the user, never hidden.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -46,14 +45,19 @@ SINGULAR_MESSAGE = (
 )
 
 
-def at_bound(x: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    """Which coordinates are held at (within ``SINGULAR_TOL`` of) a finite lower bound."""
-    return np.isfinite(lower) & (x - lower <= SINGULAR_TOL)
+def at_bound(x: np.ndarray, lower: np.ndarray, tol: float | np.ndarray = SINGULAR_TOL) -> np.ndarray:
+    """Which coordinates are held at (within ``tol`` of) a finite lower bound.
+
+    ``tol`` may be one number or one per coordinate: the model passes
+    ``SINGULAR_TOL / s_k`` for a template diagonal whose column has scale s_k,
+    so that the test does not depend on the predictor's units.
+    """
+    return np.isfinite(lower) & (x - lower <= tol)
 
 
-def is_singular(theta: np.ndarray, lower: np.ndarray) -> bool:
-    """A boundary fit: some template diagonal at (or within ``SINGULAR_TOL`` of) 0."""
-    return bool(at_bound(np.asarray(theta, float), np.asarray(lower, float)).any())
+def is_singular(theta: np.ndarray, lower: np.ndarray, tol: float | np.ndarray = SINGULAR_TOL) -> bool:
+    """A boundary fit: some template diagonal at (or within ``tol`` of) 0."""
+    return bool(at_bound(np.asarray(theta, float), np.asarray(lower, float), tol).any())
 
 
 def column_below(k: int, lower: np.ndarray) -> np.ndarray:
@@ -94,21 +98,27 @@ def _positive_definite(H: np.ndarray) -> tuple[bool, float]:
 
 
 def check_convergence(
-    fun: Callable[[np.ndarray], float], x: np.ndarray, g: np.ndarray, H: np.ndarray, lower: np.ndarray
+    fun: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    g: np.ndarray,
+    H: np.ndarray,
+    lower: np.ndarray,
+    tol: float | np.ndarray = SINGULAR_TOL,
 ) -> list[str]:
     """What fails at x: the Hessian test, the scaled-gradient test, the inward test at bounds.
 
     Parameters
     ----------
     fun : the criterion; x : the optimum; g : its gradient at x;
-    H : its Hessian at x (NaN on the coordinates held at a bound); lower : the bounds.
+    H : its Hessian at x (NaN on the coordinates held at a bound); lower : the bounds;
+    tol : the distance to a bound that counts as on it (see :func:`at_bound`).
 
     Returns
     -------
     list of str
         One message per failed check (empty when the optimum passes).
     """
-    bound = at_bound(x, lower)
+    bound = at_bound(x, lower, tol)
     idx = np.flatnonzero(~bound)
     failures: list[str] = []
     if idx.size:
@@ -133,7 +143,12 @@ def check_convergence(
     return failures
 
 
-def boundary_confirmed(gradient: Callable[[np.ndarray], np.ndarray] | None, x: np.ndarray, lower: np.ndarray) -> bool:
+def boundary_confirmed(
+    gradient: Callable[[np.ndarray], np.ndarray] | None,
+    x: np.ndarray,
+    lower: np.ndarray,
+    tol: float | np.ndarray = SINGULAR_TOL,
+) -> bool:
     """Whether the gradient confirms a boundary optimum (exact gradient only).
 
     The criterion is even in a zero diagonal element theta_k of the
@@ -145,8 +160,8 @@ def boundary_confirmed(gradient: Callable[[np.ndarray], np.ndarray] | None, x: n
     """
     if gradient is None:
         return False
-    bound = np.flatnonzero(at_bound(x, lower))
-    free = np.flatnonzero(~at_bound(x, lower))
+    bound = np.flatnonzero(at_bound(x, lower, tol))
+    free = np.flatnonzero(~at_bound(x, lower, tol))
     if free.size:
         g = gradient(x)
         if not np.all(np.isfinite(g)) or np.max(np.abs(g[free])) > 1e-3:

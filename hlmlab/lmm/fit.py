@@ -38,7 +38,7 @@ from hlmlab.lmm.optimize import OptResult
 from hlmlab.lmm.pls import Solution, solve_upper
 from hlmlab.lmm.summary import LmeSummary, format_lme_summary, html_lme_summary
 from hlmlab.lmm.varcorr import VarCorr
-from hlmlab.lmm.varpar import VarPar
+from hlmlab.lmm.varpar import ScaledLevel, VarPar, normalisers
 
 if TYPE_CHECKING:  # pragma: no cover
     from hlmlab.lmm.model import LmeModel
@@ -197,7 +197,7 @@ class LmeFit:
         return VarCorr(
             levels=tuple(self.level_names),
             terms=tuple(tuple(lev.znames) for lev in self.levels),
-            G=tuple(self.sigma**2 * T @ T.T for T in self.solution.factor.lambdas),
+            G=tuple(self.sigma**2 * T @ T.T for T in self.solution.lambdas),
             sigma=self.sigma,
         )
 
@@ -338,13 +338,15 @@ class LmeFit:
     def varpar(self) -> VarPar:
         """The variance parameters phi = (theta, sigma) and the likelihood around them (for the DF methods)."""
         names = [f"theta[{k}]" for k in range(len(self.theta))] + ["sigma"]
+        norm = normalisers(self.model.scales)
         return VarPar(
-            phi=np.r_[self.theta, self.sigma],
+            phi=np.r_[self.opt.theta, self.sigma],
             names=names,
             reml=self.model.reml,
             stats=self.model.stats,
             X=self.design.X,
-            levels=list(self.levels),
+            levels=[ScaledLevel.of(lev, a) for lev, a in zip(self.levels, norm)],
+            scales=norm,
             beta=self.solution.beta.copy(),
             beta_names=list(self.design.names),
         )
@@ -397,7 +399,7 @@ class LmeFit:
         n, s = self.nobs, self.sigma
         Y = np.repeat((self.design.X @ self.solution.beta)[:, None], nsim, axis=1)
         for l, lev in enumerate(self.levels):
-            T = self.solution.factor.lambdas[l]
+            T = self.solution.lambdas[l]
             u = rng.standard_normal((lev.ngroups, lev.q, nsim))
             b = s * np.einsum("ik,mkr->mir", T, u)
             Y += np.einsum("nq,nqr->nr", lev.Z, b[lev.codes])

@@ -55,13 +55,13 @@ def natural_parameters(fit: Any) -> tuple[np.ndarray, list[str], list[str]]:
 
 
 def varpar_of_natural(fit: Any, nat: np.ndarray) -> np.ndarray | None:
-    """phi = (theta, sigma) from natural parameters (log SDs, Fisher z, log sigma); None if G is not PD.
+    """phi = (theta, sigma) of ``fit.varpar`` from natural parameters (log SDs, Fisher z, log sigma).
 
-    G_l = D R D (D the SDs, R the correlations); the template T_l is the
-    Cholesky factor of G_l / sigma^2.
+    G_l = D R D (D the SDs, R the correlations), then :meth:`VarPar.phi_of`;
+    None when a G_l is not positive definite.
     """
     sigma = float(np.exp(nat[-1]))
-    thetas, k = [], 0
+    Gs, k = [], 0
     for lev in fit.levels:
         q = lev.q
         sd = np.exp(nat[k : k + q])
@@ -71,13 +71,8 @@ def varpar_of_natural(fit: Any, nat: np.ndarray) -> np.ndarray | None:
             for i in range(j + 1, q):
                 R[i, j] = R[j, i] = np.tanh(nat[k])
                 k += 1
-        try:
-            T = np.linalg.cholesky(np.outer(sd, sd) * R / sigma**2)
-        except np.linalg.LinAlgError:
-            return None
-        cols, rows = np.triu_indices(q)
-        thetas.append(T[rows, cols])
-    return np.r_[np.concatenate(thetas), sigma]
+        Gs.append(np.outer(sd, sd) * R)
+    return fit.varpar.phi_of(Gs, sigma)
 
 
 def deviance_natural(fit: Any, nat: np.ndarray) -> float:

@@ -25,12 +25,14 @@ import pandas as pd
 
 from hlmlab._blas import single_threaded_blas
 from hlmlab._format import caller_name
+from hlmlab.exceptions import ConvergenceWarning, DroppedRowsWarning, HessianWarning, SingularFitWarning, warn
 from hlmlab.formula.fixed import FixedDesign, fixed_design
 from hlmlab.formula.random import RandomLevel, RandomTerm, check_groups, parse_random, random_design, random_variables
 from hlmlab.formula.terms import positional
 from hlmlab.lmm.suffstats import SufficientStats, sufficient_stats
 from hlmlab.lmm.pls import deviance, deviance_and_gradient, solve, theta_lower, theta_start
 from hlmlab.lmm.optimize import minimize_theta
+from hlmlab.lmm.varpar import column_scales, normalisers, singular_tolerances
 from hlmlab.lmm.fit import LmeFit
 
 __all__ = ["lme", "LmeModel", "build_model", "fit_model"]
@@ -52,6 +54,7 @@ class LmeModel:
     terms : the random-effects terms, outermost level first
     levels : RandomLevel for each level, outermost first
     stats : SufficientStats (what the criterion needs)
+    scales : the scale of each Z column at each level (see :func:`column_scales`)
     """
 
     fixed: str
@@ -63,6 +66,7 @@ class LmeModel:
     terms: list[RandomTerm]
     levels: list[RandomLevel]
     stats: SufficientStats
+    scales: list[np.ndarray]
 
     @property
     def reml(self) -> bool:
@@ -90,11 +94,16 @@ def build_model(
     keep = frame[zcols].notna().all(axis=1).to_numpy() if zcols else None
     design = fixed_design(fixed, frame, keep=keep)
     levels = random_design(terms, frame, design.rows, fixed=design)
+    scales = [column_scales(lev.Z) for lev in levels]
     stats = sufficient_stats(
-        design.X, design.y, [lev.Z for lev in levels], [lev.codes for lev in levels], [lev.parent for lev in levels]
+        design.X,
+        design.y,
+        [lev.Z / a for lev, a in zip(levels, normalisers(scales))],
+        [lev.codes for lev in levels],
+        [lev.parent for lev in levels],
     )
     name = data_name if data_name is not None else str(data.attrs.get("name", "data"))
-    return LmeModel(fixed, random, method, data, name, design, terms, levels, stats)
+    return LmeModel(fixed, random, method, data, name, design, terms, levels, stats, scales)
 
 
 def fit_model(model: LmeModel) -> LmeFit:
@@ -110,8 +119,10 @@ def fit_model(model: LmeModel) -> LmeFit:
         def fun_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return deviance_and_gradient(stats, theta, reml)
 
-    opt = minimize_theta(crit, theta_start(stats.qs), theta_lower(stats.qs), fun_grad)
-    sol = solve(stats, opt.theta, reml)
+    opt = minimize_theta(
+        crit, theta_start(stats.qs), theta_lower(stats.qs), fun_grad, singular_tol=singular_tolerances(model.scales)
+    )
+    sol = solve(stats, opt.theta, reml).unscaled(normalisers(model.scales))
     return LmeFit(model, opt, sol, refitter=lme)
 
 
@@ -159,4 +170,23 @@ def lme(
     if data_name is None:
         data_name = caller_name(data) or data.attrs.get("name")
     with single_threaded_blas():
-        return fit_model(build_model(fixed, data, random, method, data_name))
+        fit = fit_model(build_model(fixed, data, random, method, data_name))
+    report(fit)
+    return fit
+
+
+def report(fit: LmeFit) -> None:
+    """Issue each problem of a fit as a warning the user's code can catch (they stay in ``fit.messages``)."""
+    if fit.n_dropped:
+        warn(
+            f"{fit.n_dropped} row(s) with missing values in a variable of the model were left out of the fit "
+            f"({fit.nobs} used)",
+            DroppedRowsWarning,
+        )
+    for message in fit.messages:
+        if message.startswith("singular fit"):
+            warn(message, SingularFitWarning)
+        elif "not positive definite" in message:
+            warn(message, HessianWarning)
+        else:
+            warn(message, ConvergenceWarning)

@@ -39,6 +39,7 @@ import scipy.optimize
 from hlmlab import _numdiff
 from hlmlab.lmm.checkconv import (
     SINGULAR_MESSAGE,
+    SINGULAR_TOL,
     at_bound,
     boundary_confirmed,
     check_convergence,
@@ -159,8 +160,8 @@ def _embed(x: np.ndarray, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
 class _Derivatives:
     """Gradient and Hessian of the criterion: exact gradient when available, else finite differences."""
 
-    def __init__(self, f: _Counted, lower: np.ndarray, fg: Callable | None):
-        self.f, self.lower, self.fg = f, lower, fg
+    def __init__(self, f: _Counted, lower: np.ndarray, fg: Callable | None, tol: float | np.ndarray = SINGULAR_TOL):
+        self.f, self.lower, self.fg, self.tol = f, lower, fg, tol
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
         return self.value_and_gradient(x)[1]
@@ -262,12 +263,18 @@ def _log_diagonal_search(f: _Counted, theta0: np.ndarray, lower: np.ndarray, fg:
 
 
 def _leave_false_bounds(
-    f: _Counted, x: np.ndarray, lower: np.ndarray, fg: Callable | None, notes: list[str], tries: int = 4
+    f: _Counted,
+    x: np.ndarray,
+    lower: np.ndarray,
+    fg: Callable | None,
+    notes: list[str],
+    tol: float | np.ndarray = SINGULAR_TOL,
+    tries: int = 4,
 ) -> tuple[np.ndarray, bool]:
     """Restart L-BFGS-B from inside while moving off a bound lowers the criterion."""
     restarted = False
     for _ in range(tries):
-        bound = np.flatnonzero(at_bound(x, lower))
+        bound = np.flatnonzero(at_bound(x, lower, tol))
         if bound.size == 0:
             break
         fx = f(x)
@@ -295,7 +302,7 @@ def _final_check(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
     Returns (x, gradient, Hessian, failure messages).
     """
-    idx = np.flatnonzero(~at_bound(x, d.lower))
+    idx = np.flatnonzero(~at_bound(x, d.lower, d.tol))
     g = d.gradient(x)
     H = np.full((len(x), len(x)), np.nan)
     if idx.size:
@@ -303,7 +310,7 @@ def _final_check(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
         if np.linalg.eigvalsh(Hf).min() > 0:
             x, g = _newton_polish(d, x, g, idx, Hf)
         H[np.ix_(idx, idx)] = Hf
-    return x, g, H, check_convergence(d.f, x, g, H, d.lower)
+    return x, g, H, check_convergence(d.f, x, g, H, d.lower, d.tol)
 
 
 #: a bounded element of theta is "well inside" when farther than this (relative) from its bound
@@ -347,6 +354,7 @@ def minimize_theta(
     theta0: np.ndarray,
     lower: np.ndarray,
     fun_grad: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
+    singular_tol: float | np.ndarray = SINGULAR_TOL,
 ) -> OptResult:
     """Minimise the profiled criterion over theta >= lower, then check the answer.
 
@@ -361,6 +369,9 @@ def minimize_theta(
     fun_grad : callable, optional
         theta -> (criterion, exact gradient); without it the gradient is
         taken by central differences.
+    singular_tol : float or ndarray
+        Distance to a bound that counts as on it (one per element of theta
+        allowed; see :func:`hlmlab.lmm.checkconv.at_bound`).
 
     Returns
     -------
@@ -368,7 +379,7 @@ def minimize_theta(
     """
     f = _Counted(fun)
     lower = np.asarray(lower, dtype=float)
-    d = _Derivatives(f, lower, fun_grad)
+    d = _Derivatives(f, lower, fun_grad, singular_tol)
     messages: list[str] = []  # what a user must know: failed checks, singular fit
     notes: list[str] = []  # what the search did: restarts, polishing
     start = _log_diagonal_search(f, np.asarray(theta0, dtype=float), lower, fun_grad)
@@ -389,10 +400,10 @@ def minimize_theta(
     # through its square, so its derivative there is 0 and L-BFGS-B can stop on
     # a false boundary optimum. Probe inward along each bound coordinate and
     # restart from the probe whenever it is lower.
-    x, restarted = _leave_false_bounds(f, x, lower, fun_grad, notes)
+    x, restarted = _leave_false_bounds(f, x, lower, fun_grad, notes, d.tol)
     if restarted:
         method += " + restart"
-    if at_bound(x, lower).any() and not boundary_confirmed(d.gradient if fun_grad is not None else None, x, lower):
+    if at_bound(x, lower, d.tol).any() and not boundary_confirmed(d.gradient if fun_grad is not None else None, x, lower, d.tol):
         # a boundary fit the gradient does not confirm: a derivative-free search
         start_f = f.best_f
         _powell(f, x, lower)
@@ -415,7 +426,7 @@ def minimize_theta(
         x, g, H, failures = _final_check(d, np.array(f.best_x))
     converged = not failures
     messages += failures
-    singular = is_singular(x, lower)
+    singular = is_singular(x, lower, d.tol)
     if singular:
         messages.append(SINGULAR_MESSAGE)
     return OptResult(

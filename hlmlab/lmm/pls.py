@@ -43,6 +43,7 @@ Using Lambda rather than G^-1 keeps the criterion defined at singular G
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -128,6 +129,12 @@ def lambda_template(theta: np.ndarray, qs: Sequence[int]) -> list[np.ndarray]:
         out.append(T)
         k += len(r)
     return out
+
+
+def template_theta(templates: Sequence[np.ndarray]) -> np.ndarray:
+    """theta from templates: each lower triangle column by column (the inverse of :func:`lambda_template`)."""
+    parts = [T[_tril_colmajor(T.shape[0])] for T in templates]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 # ---------------------------------------------------------------------------
@@ -474,6 +481,18 @@ class Solution:
     b_cov: list[np.ndarray]
     criterion: float
     factor: PLSFactor
+    lambdas: list[np.ndarray] | None = None
+
+    def unscaled(self, scales: Sequence[np.ndarray]) -> Solution:
+        """The solution for the original Z columns, from one computed for Z_l A_l^-1 (A_l = diag(scales[l])).
+
+        b = A^-1 b~, Var(b | y) = A^-1 Var(b~ | y) A^-1 and T = A^-1 T~ (still
+        lower triangular), so theta lists the lower triangles of A^-1 T~.
+        """
+        lams = [T / a[:, None] for T, a in zip(self.factor.lambdas, scales)]
+        b = [bl / a[None, :] for bl, a in zip(self.b, scales)]
+        b_cov = [c / np.outer(a, a)[None, :, :] for c, a in zip(self.b_cov, scales)]
+        return dataclasses.replace(self, theta=template_theta(lams), b=b, b_cov=b_cov, lambdas=lams)
 
 
 def _ancestor_stack(vals: list[np.ndarray], stats: SufficientStats, l: int) -> np.ndarray:
@@ -530,4 +549,6 @@ def solve(stats: SufficientStats, theta: np.ndarray, reml: bool = True, cond_cov
         T = f.lambdas[l]
         covs.append(sigma**2 * np.moveaxis(mult(tmul(T.T, Vuu), T.T), 2, 0))
     bs = [(T @ u).T for u, T in zip(us, f.lambdas)]
-    return Solution(f.theta, beta, sigma, f.RX.copy(), [u.T for u in us], bs, covs, criterion(f, reml), f)
+    RX = stats.RX_to_original(f.RX.copy())
+    beta = stats.beta_to_original(beta)
+    return Solution(f.theta, beta, sigma, RX, [u.T for u in us], bs, covs, criterion(f, reml), f)

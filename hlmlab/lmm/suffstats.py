@@ -62,13 +62,37 @@ class LevelStats:
 class SufficientStats:
     """Everything the criterion needs, independent of the number of rows.
 
-    ``levels`` are outermost first; ``WtW`` is [X y]'[X y].
+    ``levels`` are outermost first; ``WtW`` is [X y]'[X y] of the centred
+    columns (see ``center``).
+
+    ``center`` (length p + 1, or None): when X's first column is the
+    intercept, the means m subtracted from y and from the columns of X whose
+    mean exceeds their SD (0 for the others) before any cross-product is formed, so that a large offset in y or in a
+    predictor (timestamps, y + 1e7) costs no digits. Centring is the
+    reparametrisation X~ = X A, A = I - e_1 m_x' (det A = 1, so the criterion
+    is unchanged), y~ = y - m_y; :meth:`beta_to_original` and
+    :meth:`RX_to_original` map beta~ and R_X~ back.
     """
 
     levels: tuple[LevelStats, ...]
     WtW: np.ndarray
     n: int
     p: int
+    center: np.ndarray | None = None
+
+    def beta_to_original(self, beta: np.ndarray) -> np.ndarray:
+        """beta = A beta~ + m_y e_1: only the intercept changes, by m_y - m_x'beta~."""
+        if self.center is None:
+            return beta
+        out = np.array(beta, dtype=float)
+        out[0] += self.center[self.p] - self.center[: self.p] @ beta
+        return out
+
+    def RX_to_original(self, RX: np.ndarray) -> np.ndarray:
+        """R_X = R_X~ A^-1 = R_X~ + R_X~[:, 0] m_x' (still upper triangular: only row 0 changes)."""
+        if self.center is None:
+            return RX
+        return RX + np.outer(RX[:, 0], self.center[: self.p])
 
     @property
     def qs(self) -> tuple[int, ...]:
@@ -132,6 +156,16 @@ def sufficient_stats(
     """
     n, p = X.shape
     y = np.asarray(y, dtype=float)
+    center = None
+    if p and n and np.all(X[:, 0] == 1.0):
+        # centre y, and the columns of X whose offset exceeds their spread (the
+        # others lose less than a digit, and X is not copied for them)
+        mx = X[:, 1:].mean(axis=0)
+        mx[np.abs(mx) <= X[:, 1:].std(axis=0)] = 0.0
+        center = np.r_[0.0, mx, y.mean()]
+        if np.any(mx):
+            X = X - center[:p]
+        y = y - center[p]
     Xty = X.T @ y
     WtW = np.empty((p + 1, p + 1))
     WtW[:p, :p] = X.T @ X
@@ -154,4 +188,4 @@ def sufficient_stats(
                 raise ValueError("groups of a nested level must be sorted by their parent")
             starts = np.flatnonzero(np.r_[True, np.diff(par) != 0])
         levels.append(LevelStats(Z.shape[1], ZtZ, ZtA, ZtW, par, starts))
-    return SufficientStats(tuple(levels), WtW, int(n), int(p))
+    return SufficientStats(tuple(levels), WtW, int(n), int(p), center)

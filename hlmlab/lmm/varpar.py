@@ -15,6 +15,12 @@ the fit hands it to them explicitly (``fit.varpar``):
   H is not positive definite, e.g. at a singular fit);
 * the model's structure for Kenward-Roger: ``X``, ``levels`` and the
   templates T(theta) (:meth:`VarPar.templates`).
+
+theta here is the one the criterion was searched in: for the columns
+Z_l A_l^-1 of each level (A_l = diag(``scales[l]``), see :func:`normalisers`,
+the identity for columns of ordinary scale), so that the levels' Z and the
+templates agree. :meth:`VarPar.phi_of` maps covariance matrices G_l and sigma
+to phi.
 """
 
 from __future__ import annotations
@@ -27,10 +33,77 @@ import numpy as np
 
 from hlmlab import _numdiff
 from hlmlab._blas import single_threaded_blas
+from hlmlab.lmm.checkconv import SINGULAR_TOL
 from hlmlab.lmm.suffstats import SufficientStats
-from hlmlab.lmm.pls import deviance_sigma, deviance_sigma_and_gradient, factorize, lambda_template, solve_upper
+from hlmlab.lmm.pls import (
+    deviance_sigma,
+    deviance_sigma_and_gradient,
+    factorize,
+    lambda_template,
+    solve_upper,
+    template_theta,
+)
 
-__all__ = ["VarPar"]
+__all__ = ["VarPar", "ScaledLevel", "column_scales", "normalisers", "singular_tolerances"]
+
+
+def column_scales(Z: np.ndarray) -> np.ndarray:
+    """The scale of each random-effects column: its root mean square (1 for the intercept).
+
+    A random effect b_k moves y by about b_k s_k, so T_kk s_k (the SD of that
+    movement relative to sigma) is the scale-free size of the k-th diagonal
+    element of the template: the singular-fit test is made on it.
+    """
+    s = np.sqrt(np.mean(np.square(Z), axis=0)) if len(Z) else np.ones(Z.shape[1])
+    return np.where(np.isfinite(s) & (s > 0), s, 1.0)
+
+
+#: columns whose scale lies outside [1 / NORMALISE_BEYOND, NORMALISE_BEYOND] are normalised
+NORMALISE_BEYOND = 1e3
+
+
+def normalisers(scales: list[np.ndarray]) -> list[np.ndarray]:
+    """The factors a_k the criterion divides Z's columns by: a power of 2 near s_k for extreme scales, else 1.
+
+    A predictor in extreme units (seconds for days, amounts in cents, x 1e9)
+    makes theta tiny or huge and the search ill-conditioned; dividing its
+    column by a = 2^round(log2 s) (exact in floating point) makes the search
+    the same as in ordinary units. Columns of ordinary scale are left alone.
+    """
+    out = []
+    for s in scales:
+        extreme = (s > NORMALISE_BEYOND) | (s < 1 / NORMALISE_BEYOND)
+        out.append(np.where(extreme, 2.0 ** np.round(np.log2(s)), 1.0))
+    return out
+
+
+def singular_tolerances(scales: list[np.ndarray]) -> np.ndarray:
+    """For each element of the theta searched, the distance to its bound below which the fit is singular.
+
+    The search runs on Z A^-1 (:func:`normalisers`), where a column has scale
+    s_k / a_k; a diagonal element gets ``SINGULAR_TOL / (s_k / a_k)``, so that the
+    test is T_kk s_k < SINGULAR_TOL on the original scale: the same whatever
+    the predictor's units (a slope on days or on seconds).
+    """
+    out = []
+    for s, a in zip(scales, normalisers(scales)):
+        cols, rows = np.triu_indices(len(s))
+        out.append(np.where(rows == cols, SINGULAR_TOL * a[cols] / s[cols], SINGULAR_TOL))
+    return np.concatenate(out) if out else np.empty(0)
+
+
+@dataclass(frozen=True, eq=False)
+class ScaledLevel:
+    """A level of random effects as the criterion sees it: Z A^-1 (see :func:`normalisers`), codes, parents."""
+
+    Z: np.ndarray
+    codes: np.ndarray
+    parent: np.ndarray | None
+    ngroups: int
+
+    @classmethod
+    def of(cls, level: Any, normaliser: np.ndarray) -> ScaledLevel:
+        return cls(level.Z / normaliser, level.codes, level.parent, level.ngroups)
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,8 +122,10 @@ class VarPar:
         The per-group cross-products the deviance is computed from.
     X : ndarray (n, p)
         The fixed-effects design (rows used).
-    levels : list
-        The random-effects levels (Z, codes), outermost first.
+    levels : list of ScaledLevel
+        The random-effects levels (Z A^-1, codes), outermost first.
+    scales : list of ndarray
+        The normalisers A_l of each level's Z columns.
     beta : ndarray
         beta-hat; ``beta_names`` its coefficient names.
     """
@@ -61,6 +136,7 @@ class VarPar:
     stats: SufficientStats = field(repr=False)
     X: np.ndarray = field(repr=False)
     levels: list[Any] = field(repr=False)
+    scales: list[np.ndarray] = field(repr=False)
     beta: np.ndarray = field(repr=False)
     beta_names: list[str] = field(repr=False)
     #: results that methods computing from phi-hat keep for reuse (e.g. the Kenward-Roger model)
@@ -83,6 +159,19 @@ class VarPar:
         """The lower-triangular templates T_l(theta), one per level (Var b = sigma² T T')."""
         return lambda_template(np.asarray(self.theta if theta is None else theta, float), self.qs)
 
+    def phi_of(self, G: list[np.ndarray], sigma: float) -> np.ndarray | None:
+        """phi for covariance matrices G_l of the original random effects and sigma (None if a G_l is not PD).
+
+        T~_l = chol(A_l G_l A_l / sigma²), the template of the columns Z_l A_l^-1.
+        """
+        templates = []
+        for Gl, a in zip(G, self.scales):
+            try:
+                templates.append(np.linalg.cholesky(np.outer(a, a) * Gl / sigma**2))
+            except np.linalg.LinAlgError:
+                return None
+        return np.r_[template_theta(templates), sigma]
+
     def deviance(self, phi: np.ndarray) -> float:
         """-2 log-likelihood (REML or ML, beta profiled out, not sigma) at phi = (theta, sigma)."""
         phi = np.asarray(phi, dtype=float)
@@ -92,7 +181,7 @@ class VarPar:
         """Cov(beta-hat) as a function of phi: sigma² (R_X(theta)'R_X(theta))^-1."""
         phi = np.asarray(phi, dtype=float)
         f = factorize(self.stats, phi[:-1])
-        Ri = solve_upper(f.RX, np.eye(f.p))
+        Ri = solve_upper(self.stats.RX_to_original(f.RX), np.eye(f.p))
         return phi[-1] ** 2 * Ri @ Ri.T
 
     @cached_property
