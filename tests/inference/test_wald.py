@@ -252,4 +252,5 @@ def test_lab1_gap_between_sectors(fitc, hs1_id):
 def test_wald_passes_satterthwaite_to_the_fit(fitc):
     w = wald(fitc, _gap_L(fitc), ddf="satterthwaite")
     ref = FITC_REF["contrasts"]["public_minus_catholic_gap"]["lmerTest_satterthwaite"]["df"]
-    np.testing.assert_allclose(w.estimate["DF"], list(ref.values()), rtol=0.02)
+    # lme4 and hlmlab optima differ on this flat REML surface: the DF agree to 2e-4
+    np.testing.assert_allclose(w.estimate["DF"], list(ref.values()), rtol=5e-4)
