@@ -135,8 +135,9 @@ def parse_random(random: str | list[str] | tuple[str, ...]) -> list[RandomTerm]:
             left = left[1:].strip()
         if not left:
             raise ValueError(f"random term {r!r} has nothing left of '|'; write '~ 1 | group' for intercepts")
-        factors = tuple(g.strip() for g in right.split("/"))
-        if any(not g or not re.fullmatch(r"[A-Za-z_.][\w.]*(:[A-Za-z_.][\w.]*)*", g) for g in factors):
+        # column names (R's names, or any name in backticks) separated by '/' (nesting) or ':' (interaction)
+        factors = tuple(":".join(p.strip().strip("`") for p in g.split(":")) for g in right.split("/"))
+        if any(not p or "`" in p or "|" in p for g in factors for p in g.split(":")):
             raise ValueError(f"grouping {right.strip()!r} of {r!r} must be column names separated by '/' or ':'")
         lhss = split_columns(left) if double else [left]
         if not lhss:

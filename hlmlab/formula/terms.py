@@ -165,6 +165,13 @@ def check_columns(formula: Any, data: pd.DataFrame, text: str | None = None) -> 
     text = text if text is not None else str(formula)
     needed = formula_variables(str(formula))
     missing = sorted(v for v in needed if v not in data.columns and v not in FORMULA_CONTEXT)
+    called = {v for v in missing if re.search(rf"(?<![\w.`]){re.escape(v)}\s*\(", str(formula))}
+    if called:
+        raise ValueError(
+            f"function(s) {sorted(called)} in the formula {text!r} are not known; inside a formula you can use "
+            f"{sorted(k for k in FORMULA_CONTEXT if k not in ('np', 'numpy'))}, I(), C(), numpy as np.<function> "
+            "and formulaic's own transforms (scale, center, poly)"
+        )
     if missing:
         raise KeyError(
             f"variable(s) {missing} in the formula {text!r} not found in the data; "

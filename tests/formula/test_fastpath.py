@@ -9,13 +9,14 @@ from hlmlab.formula.random import parse_random, random_design
 from hlmlab.formula.terms import r_name
 
 
-
 def test_fast_path_for_large_numeric_designs_gives_formulaics_numbers():
     from hlmlab.formula import fastpath as design
 
     rng = np.random.default_rng(3)
     n = design.FAST_PATH_ROWS + 500
-    d = pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n), "w": rng.integers(0, 2, n), "g": rng.integers(0, 300, n)})
+    d = pd.DataFrame(
+        {"y": rng.normal(size=n), "x": rng.normal(size=n), "w": rng.integers(0, 2, n), "g": rng.integers(0, 300, n)}
+    )
     fast = fixed_design("y ~ x * w", d)
     (zf,) = random_design(parse_random("~ 1 + x | g"), d)
     old = design.FAST_PATH_ROWS
@@ -42,13 +43,12 @@ def test_formula_plans_reuse_formulaic_exactly():
     from formulaic import model_matrix as fm
 
     from hlmlab.formula.fastpath import _PLANS
-
     from hlmlab.formula.fixed import fixed_design
-
     from hlmlab.formula.terms import FORMULA_CONTEXT
 
     hs = hl.load_data("hs")
-    for formula in ["mathach ~ ses * Sector", "mathach ~ Sector:ses + Minority", "mathach ~ ses:Sector - 1", "mathach ~ ses + I(ses**2)"]:
+    formulas = ["mathach ~ ses * Sector", "mathach ~ Sector:ses + Minority", "mathach ~ ses:Sector - 1"]
+    for formula in formulas + ["mathach ~ ses + I(ses**2)"]:
         ref = fm(formula, hs, context=FORMULA_CONTEXT, na_action="drop").rhs
         for _ in range(2):  # the second time from the plan
             d = fixed_design(formula, hs)

@@ -8,7 +8,6 @@ from hlmlab.formula.fixed import fixed_design
 from hlmlab.formula.terms import r_name
 
 
-
 @pytest.fixture(scope="module")
 def hs():
     return hl.load_data("hs")

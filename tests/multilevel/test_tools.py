@@ -188,3 +188,49 @@ def test_gicc_categorical_is_goodman_kruskal_tau():
 def test_tab_rejects_an_unknown_percentage(toy):
     with pytest.raises(ValueError, match="pct must be one of"):
         hl.tab(toy, "~ g", pct="bogus")
+
+
+# up always has one row per group ----------------------------------------------
+def test_up_with_no_constant_column_gives_the_groups_and_freq():
+    d = pd.DataFrame({"g": ["b", "a", "b", "a", "c"], "x": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    out = hl.up(d, "g")
+    assert list(out.columns) == ["g", "Freq"]
+    assert out["g"].tolist() == ["a", "b", "c"] and out["Freq"].tolist() == [2, 2, 1]
+    out = hl.up(d.assign(h=[1, 1, 1, 1, 2]), ["g", "h"])
+    assert list(out.columns) == ["g", "h", "Freq"] and len(out) == 3
+
+
+def test_up_keeps_one_row_per_group_with_all_and_agg():
+    d = pd.DataFrame({"g": ["b", "a", "b", "a"], "x": [1.0, 2.0, 3.0, 6.0], "s": pd.Categorical(list("FMMF"))})
+    out = hl.up(d, "g", agg="s")
+    assert list(out.columns) == ["g", "s_F", "s_M", "Freq"] and len(out) == 2
+    assert hl.up(d, "g", all=True)["x"].tolist() == [4.0, 2.0]
+
+
+# pandas values and groupings are paired by index ---------------------------------
+@pytest.fixture
+def shuffled():
+    x = pd.Series([1.0, 2.0, 10.0, 20.0], index=[10, 11, 12, 13], name="x")
+    g = pd.Series(["a", "a", "b", "b"], index=[10, 11, 12, 13])
+    return x, g.iloc[[2, 0, 3, 1]]  # the same labels in another order
+
+
+def test_cvar_dvar_capply_align_a_grouping_in_another_order(shuffled):
+    x, g = shuffled
+    np.testing.assert_allclose(hl.cvar(x, g), [1.5, 1.5, 15.0, 15.0])
+    np.testing.assert_allclose(hl.dvar(x, g), [-0.5, 0.5, -5.0, 5.0])
+    np.testing.assert_allclose(hl.capply(x, g, np.mean), [1.5, 1.5, 15.0, 15.0])
+    assert hl.cvar(x, g).index.equals(x.index)
+    share = hl.cvar(pd.Series(list("FMMM"), index=x.index), g)  # a factor: proportion of M
+    np.testing.assert_allclose(share.iloc[:, 0], [0.5, 0.5, 1.0, 1.0])
+
+
+def test_cvar_dvar_capply_refuse_groupings_with_other_labels(shuffled):
+    x, g = shuffled
+    other = g.sort_index().reset_index(drop=True)  # labels 0..3, not 10..13
+    for call in (lambda: hl.cvar(x, other), lambda: hl.dvar(x, other), lambda: hl.capply(x, other, np.mean)):
+        with pytest.raises(ValueError, match="different indexes"):
+            call()
+    # arrays are paired by position
+    np.testing.assert_allclose(hl.cvar(x, other.to_numpy()), [1.5, 1.5, 15.0, 15.0])
+    np.testing.assert_allclose(hl.cvar(x.to_numpy(), other), [1.5, 1.5, 15.0, 15.0])
