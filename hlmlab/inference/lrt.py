@@ -24,7 +24,7 @@ from hlmlab._format import caller_name, format_p, html_table
 from hlmlab.inference.grid import used_data
 from hlmlab.ols.fit import response_name
 
-__all__ = ["anova", "AnovaTable", "simulate_lrt", "LrtSimulation"]
+__all__ = ["anova", "AnovaTable", "simulate_lrt", "LrtSimulation", "check_nested_pair"]
 
 
 # ---------------------------------------------------------------------------
@@ -239,6 +239,34 @@ class LrtSimulation:
         return ax
 
 
+def check_nested_pair(fit0, fit1) -> None:
+    """Refuse a pair of fits that is not (smaller, larger) and nested, saying why.
+
+    The smaller model comes first: it has fewer parameters, and its fixed
+    effects are among the larger model's (same names); both use the same rows.
+    """
+    k0, k1 = _npar(fit0), _npar(fit1)
+    if k0 > k1:
+        raise ValueError(
+            f"the smaller model comes first: fit0 has {k0} parameters and fit1 {k1}; "
+            "call simulate_lrt(smaller, larger)"
+        )
+    if k0 == k1:
+        raise ValueError(f"the two fits have the same number of parameters ({k0}): they are not nested")
+    missing = [c for c in fit0.fixef.index if c not in set(fit1.fixef.index)]
+    if missing:
+        raise ValueError(
+            f"the fits are not nested: fit0 has fixed effects {missing} that fit1 does not; "
+            "the likelihood-ratio test compares a model with one that contains it"
+        )
+
+
+def _count(nsim: object) -> int:
+    if isinstance(nsim, bool) or not isinstance(nsim, (int, np.integer)) or nsim < 1:
+        raise ValueError(f"nsim must be a positive whole number of simulations, got {nsim!r}")
+    return int(nsim)
+
+
 def simulate_lrt(fit0, fit1, nsim: int = 100, seed: int | None = None, progress: bool = True) -> LrtSimulation:
     """Parametric bootstrap of the likelihood-ratio test of ``fit0`` within ``fit1``.
 
@@ -247,26 +275,39 @@ def simulate_lrt(fit0, fit1, nsim: int = 100, seed: int | None = None, progress:
     these at or above the observed statistic estimates the p-value without
     the chi-square approximation, which is conservative when the null puts a
     variance on the boundary.
+
+    Refits reuse each fit's design: only the response changes
+    (``fit.refit(newresp=y)``, lme4's ``refit``), so no formula is evaluated
+    in the loop. The smaller model comes first, and the two must be nested
+    (:func:`check_nested_pair`); ``nsim`` must be a positive integer.
     """
+    nsim = _count(nsim)
     _check_comparable([fit0, fit1], ["fit0", "fit1"])
+    check_nested_pair(fit0, fit1)
     observed = 2 * (float(fit1.loglik) - float(fit0.loglik))
-    df = abs(_npar(fit1) - _npar(fit0))
-    data = used_data(fit0).reset_index(drop=True)
-    resp = response_name(fit0)
-    Y = np.asarray(fit0.simulate(nsim, seed), dtype=float).reshape(len(data), -1)
+    df = _npar(fit1) - _npar(fit0)
+    Y = np.asarray(fit0.simulate(nsim, seed), dtype=float).reshape(int(fit0.nobs), -1)
     sims = np.full(Y.shape[1], np.nan)
     messages: list[str] = []
     from tqdm.auto import tqdm
 
     for k in tqdm(range(Y.shape[1]), desc="simulate_lrt", disable=not progress):
-        d = data.copy()
-        d[resp] = Y[:, k]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                f0 = fit0.refit(data=d)
-                f1 = fit1.refit(data=d)
+                f0 = _refit_response(fit0, Y[:, k])
+                f1 = _refit_response(fit1, Y[:, k])
             sims[k] = 2 * (float(f1.loglik) - float(f0.loglik))
         except Exception as err:  # a failed refit is reported, not fatal
             messages.append(f"simulation {k + 1}: {err}")
     return LrtSimulation(observed, df, sims, int(np.sum(~np.isfinite(sims))), messages)
+
+
+def _refit_response(fit, y: np.ndarray):
+    """The fit refitted to a new response on its own rows: through ``refit(newresp=)`` when it has it."""
+    try:
+        return fit.refit(newresp=y)
+    except TypeError:  # a fit without newresp (lm): rebuild from its formula on its rows
+        data = used_data(fit).reset_index(drop=True).copy()
+        data[response_name(fit)] = y
+        return fit.refit(data=data)

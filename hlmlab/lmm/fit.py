@@ -21,7 +21,6 @@ indexed by the data's own index (rows with missing values are not there;
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +60,7 @@ class LmeFit:
         beta, sigma, R_X and BLUPs at the optimum.
     """
 
-    def __init__(self, model: LmeModel, opt: OptResult, solution: Solution, refitter: Callable[..., LmeFit]):
+    def __init__(self, model: LmeModel, opt: OptResult, solution: Solution, refitter: Any):
         self.model = model
         self.opt = opt
         self.solution = solution
@@ -378,16 +377,26 @@ class LmeFit:
         return html_lme_summary(self)
 
     # ----------------------------------------------------------- refit, simulate
-    def refit(self, data: pd.DataFrame | None = None, **changes: Any) -> LmeFit:
-        """The same model on other data, or with ``fixed``, ``random``, ``method`` or ``data_name`` changed."""
+    def refit(self, data: pd.DataFrame | None = None, newresp: Any = None, **changes: Any) -> LmeFit:
+        """The same model on other data, or with ``fixed``, ``random``, ``method`` or ``data_name`` changed.
+
+        ``newresp``: a new response for the rows of this fit (one value per
+        row used, as from :meth:`simulate`), refitted on the same design
+        without evaluating any formula, from this fit's optimum (lme4's
+        ``refit``). Problems of such a refit are in its ``messages`` only.
+        """
+        if newresp is not None:
+            if data is not None or changes:
+                raise TypeError("refit takes either newresp or data and formula changes, not both")
+            return self._refitter.response(self, newresp)
         allowed = {"fixed", "random", "method", "data_name"}
         bad = set(changes) - allowed
         if bad:
-            raise TypeError(f"refit does not take {sorted(bad)}; it takes data and {sorted(allowed)}")
+            raise TypeError(f"refit does not take {sorted(bad)}; it takes data, newresp and {sorted(allowed)}")
         args = {"fixed": self.fixed, "random": self.random, "method": self.method, "data_name": self.data_name}
         args.update(changes)
         data = self.data if data is None else data
-        return self._refitter(args["fixed"], data, args["random"], args["method"], args["data_name"])
+        return self._refitter.formula(args["fixed"], data, args["random"], args["method"], args["data_name"])
 
     def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """Responses simulated from the fitted model: an n x nsim array (rows used by the fit).

@@ -17,6 +17,7 @@ with missing values is an error.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +30,11 @@ from hlmlab.exceptions import ConvergenceWarning, DroppedRowsWarning, HessianWar
 from hlmlab.formula.fixed import FixedDesign, fixed_design
 from hlmlab.formula.random import RandomLevel, RandomTerm, check_groups, parse_random, random_design, random_variables
 from hlmlab.formula.terms import positional
-from hlmlab.lmm.suffstats import SufficientStats, sufficient_stats
-from hlmlab.lmm.pls import deviance, deviance_and_gradient, solve, theta_lower, theta_start
-from hlmlab.lmm.optimize import minimize_theta
-from hlmlab.lmm.varpar import column_scales, normalisers, singular_tolerances
 from hlmlab.lmm.fit import LmeFit
+from hlmlab.lmm.optimize import minimize_theta
+from hlmlab.lmm.pls import deviance, deviance_and_gradient, solve, theta_lower, theta_start
+from hlmlab.lmm.suffstats import SufficientStats, sufficient_stats, with_response
+from hlmlab.lmm.varpar import column_scales, normalisers, singular_tolerances
 
 __all__ = ["lme", "LmeModel", "build_model", "fit_model"]
 
@@ -106,8 +107,8 @@ def build_model(
     return LmeModel(fixed, random, method, data, name, design, terms, levels, stats, scales)
 
 
-def fit_model(model: LmeModel) -> LmeFit:
-    """Steps 3 and 4: optimise theta, then solve for beta, sigma and the BLUPs at the optimum."""
+def fit_model(model: LmeModel, theta0: np.ndarray | None = None) -> LmeFit:
+    """Steps 3 and 4: optimise theta (from lme4's start, or warm from ``theta0``), then solve at the optimum."""
     stats, reml = model.stats, model.reml
 
     def crit(theta: np.ndarray) -> float:
@@ -119,11 +120,46 @@ def fit_model(model: LmeModel) -> LmeFit:
         def fun_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
             return deviance_and_gradient(stats, theta, reml)
 
+    start = theta_start(stats.qs) if theta0 is None else np.asarray(theta0, dtype=float)
     opt = minimize_theta(
-        crit, theta_start(stats.qs), theta_lower(stats.qs), fun_grad, singular_tol=singular_tolerances(model.scales)
+        crit,
+        start,
+        theta_lower(stats.qs),
+        fun_grad,
+        singular_tol=singular_tolerances(model.scales),
+        warm=theta0 is not None,
     )
     sol = solve(stats, opt.theta, reml).unscaled(normalisers(model.scales))
-    return LmeFit(model, opt, sol, refitter=lme)
+    return LmeFit(model, opt, sol, refitter=REFITTER)
+
+
+class Refitter:
+    """How an :class:`LmeFit` refits itself (handed to it, so that fit.py need not import this module)."""
+
+    @staticmethod
+    def formula(fixed: str, data: pd.DataFrame, random: Any, method: str, data_name: str | None) -> LmeFit:
+        """The model rebuilt from its formulas (other data, another method or formula)."""
+        return lme(fixed, data, random, method, data_name)
+
+    @staticmethod
+    def response(fit: LmeFit, y: np.ndarray) -> LmeFit:
+        """The same design with a new response (lme4's ``refit(object, newresp)``).
+
+        Only what involves y is recomputed (:func:`~hlmlab.lmm.suffstats.with_response`),
+        and the search starts from the fit's optimum: the cheap refit that
+        simulation (``simulate_lrt``) needs. Problems are kept in ``messages``
+        but not issued as warnings (a simulation would issue hundreds).
+        """
+        model = fit.model
+        y = np.asarray(y, dtype=float)
+        Zs = [lev.Z / a for lev, a in zip(model.levels, normalisers(model.scales))]
+        stats = with_response(model.stats, model.design.X, y, Zs, [lev.codes for lev in model.levels])
+        design = dataclasses.replace(model.design, y=y)
+        with single_threaded_blas():
+            return fit_model(dataclasses.replace(model, stats=stats, design=design), theta0=fit.opt.theta)
+
+
+REFITTER = Refitter()
 
 
 def lme(

@@ -297,7 +297,9 @@ def _leave_false_bounds(
     return x, restarted
 
 
-def _final_check(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def _final_check(
+    d: _Derivatives, x: np.ndarray, steps: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Gradient and Hessian at x (free coordinates), a Newton polish, then the checks of :mod:`checkconv`.
 
     Returns (x, gradient, Hessian, failure messages).
@@ -308,7 +310,7 @@ def _final_check(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if idx.size:
         Hf = d.hessian(x, idx, g0=g)
         if np.linalg.eigvalsh(Hf).min() > 0:
-            x, g = _newton_polish(d, x, g, idx, Hf)
+            x, g = _newton_polish(d, x, g, idx, Hf, steps=steps)
         H[np.ix_(idx, idx)] = Hf
     return x, g, H, check_convergence(d.f, x, g, H, d.lower, d.tol)
 
@@ -319,7 +321,9 @@ INTERIOR_MARGIN = 1e-2
 POLISHED_TOL = 1e-8
 
 
-def _finish_interior(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _finish_interior(
+    d: _Derivatives, x: np.ndarray, steps: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Skip the bounded stage when stage 1 ended well inside the bounds and Newton steps finish the job.
 
     From the end of stage 1 (exact gradient only), the final check's Newton
@@ -338,7 +342,7 @@ def _finish_interior(d: _Derivatives, x: np.ndarray) -> tuple[np.ndarray, np.nda
 
     if not np.all(np.isfinite(x)) or not inside(x):
         return None
-    xs, g, H, failures = _final_check(d, x)
+    xs, g, H, failures = _final_check(d, x, steps)
     if failures or not inside(xs) or not np.all(np.isfinite(H)):
         return None
     if np.max(np.abs(np.linalg.solve(H, g))) >= POLISHED_TOL:
@@ -355,6 +359,7 @@ def minimize_theta(
     lower: np.ndarray,
     fun_grad: Callable[[np.ndarray], tuple[float, np.ndarray]] | None = None,
     singular_tol: float | np.ndarray = SINGULAR_TOL,
+    warm: bool = False,
 ) -> OptResult:
     """Minimise the profiled criterion over theta >= lower, then check the answer.
 
@@ -372,6 +377,11 @@ def minimize_theta(
     singular_tol : float or ndarray
         Distance to a bound that counts as on it (one per element of theta
         allowed; see :func:`hlmlab.lmm.checkconv.at_bound`).
+    warm : bool
+        theta0 is the optimum of a closely related problem (a refit to a
+        simulated response): with the exact gradient, Newton steps from it are
+        tried first, and the full search runs only if they do not reach a
+        checked interior optimum.
 
     Returns
     -------
@@ -382,6 +392,14 @@ def minimize_theta(
     d = _Derivatives(f, lower, fun_grad, singular_tol)
     messages: list[str] = []  # what a user must know: failed checks, singular fit
     notes: list[str] = []  # what the search did: restarts, polishing
+    if warm and fun_grad is not None:
+        done = _finish_interior(d, np.asarray(theta0, dtype=float), steps=12)
+        if done is not None:  # Newton steps from the neighbouring optimum reached this one
+            x, g, H = done
+            return OptResult(
+                theta=x, fun=float(f(x)), nfev=f.nfev, converged=True, singular=False,
+                gradient=g, hessian=H, method="Newton from a warm start", messages=messages, notes=notes,
+            )
     start = _log_diagonal_search(f, np.asarray(theta0, dtype=float), lower, fun_grad)
     method = "L-BFGS-B" + (" (exact gradient)" if fun_grad is not None else " (numerical gradient)")
     done = _finish_interior(d, start) if fun_grad is not None else None

@@ -13,12 +13,13 @@ criterion costs O(J q^3 + J q p^2) whatever n is.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LevelStats", "SufficientStats", "sufficient_stats"]
+__all__ = ["LevelStats", "SufficientStats", "sufficient_stats", "with_response"]
 
 
 # ---------------------------------------------------------------------------
@@ -189,3 +190,33 @@ def sufficient_stats(
             starts = np.flatnonzero(np.r_[True, np.diff(par) != 0])
         levels.append(LevelStats(Z.shape[1], ZtZ, ZtA, ZtW, par, starts))
     return SufficientStats(tuple(levels), WtW, int(n), int(p), center)
+
+
+def with_response(
+    stats: SufficientStats, X: np.ndarray, y: np.ndarray, Zs: Sequence[np.ndarray], codes: Sequence[np.ndarray]
+) -> SufficientStats:
+    """The statistics of the same design with a new response: only what involves y is recomputed.
+
+    [X y]'[X y] gets its last row and column, and each level's Z_j'[X_j y_j]
+    its last column: one pass over the rows for y, none for the design (a
+    refit for a simulated response costs O(n q) here, not a formula evaluation).
+    """
+    y = np.asarray(y, dtype=float)
+    if y.shape != (stats.n,):
+        raise ValueError(f"the new response must have {stats.n} values (the rows of the fit), got {y.shape}")
+    p = stats.p
+    center = None if stats.center is None else stats.center.copy()
+    if center is not None:
+        center[p] = y.mean()
+        y = y - center[p]
+        if np.any(center[:p]):
+            X = X - center[:p]
+    WtW = stats.WtW.copy()
+    WtW[:p, p] = WtW[p, :p] = X.T @ y
+    WtW[p, p] = y @ y
+    levels = []
+    for lev, Z, c in zip(stats.levels, Zs, codes):
+        ZtW = lev.ZtW.copy()
+        ZtW[:, p : p + 1, :] = _group_cross(Z, y[:, None], c, lev.m, runs=_runs(c, lev.m))
+        levels.append(dataclasses.replace(lev, ZtW=ZtW))
+    return dataclasses.replace(stats, levels=tuple(levels), WtW=WtW, center=center)

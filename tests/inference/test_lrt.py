@@ -91,3 +91,52 @@ def test_simulated_lrt_plot(hsm, pooled):
     sim = simulate_lrt(small, pooled, nsim=5, seed=1, progress=False)
     ax = sim.plot()
     assert ax.get_xlabel().startswith("chi-square(2)")
+
+
+# --------------------------------------------------------------------------- argument checks and fast refits
+@pytest.fixture(scope="module")
+def ri_pair():
+    hs = hl.load_data("hs")
+    f0 = hl.lme("mathach ~ ses", hs, "~ 1 | school", method="ML")
+    f1 = hl.lme("mathach ~ ses", hs, "~ 1 + ses | school", method="ML")
+    return f0, f1
+
+
+def test_simulate_lrt_wants_the_smaller_model_first(ri_pair):
+    f0, f1 = ri_pair
+    with pytest.raises(ValueError, match="smaller model comes first"):
+        hl.simulate_lrt(f1, f0, nsim=2, progress=False)
+
+
+def test_simulate_lrt_refuses_fits_that_are_not_nested():
+    hs = hl.load_data("hs")
+    a = hl.lme("mathach ~ ses", hs, "~ 1 | school", method="ML")
+    b = hl.lme("mathach ~ Sector + MEANSES", hs, "~ 1 | school", method="ML")
+    with pytest.raises(ValueError, match="not nested"):
+        hl.simulate_lrt(a, b, nsim=2, progress=False)
+
+
+@pytest.mark.parametrize("nsim", [0, -3, 2.5, "10", True])
+def test_simulate_lrt_checks_the_number_of_simulations(ri_pair, nsim):
+    with pytest.raises(ValueError, match="nsim must be a positive whole number"):
+        hl.simulate_lrt(*ri_pair, nsim=nsim, progress=False)
+
+
+def test_refits_to_a_new_response_equal_fits_from_scratch(ri_pair):
+    f0, f1 = ri_pair
+    hs = hl.load_data("hs")
+    Y = f0.simulate(3, seed=8)
+    for k in range(3):
+        for fit, random in ((f0, "~ 1 | school"), (f1, "~ 1 + ses | school")):
+            fast = fit.refit(newresp=Y[:, k])
+            slow = hl.lme("mathach ~ ses", hs.assign(mathach=Y[:, k]), random, method="ML")
+            assert fast.criterion == pytest.approx(slow.criterion, abs=1e-6)
+            np.testing.assert_allclose(fast.fixef, slow.fixef, rtol=1e-7)
+            assert fast.singular == slow.singular
+    with pytest.raises(ValueError, match="must have 1977 values"):
+        f0.refit(newresp=Y[:10, 0])
+
+
+def test_simulated_statistics_are_never_negative_for_nested_fits(ri_pair):
+    sim = hl.simulate_lrt(*ri_pair, nsim=5, seed=2, progress=False)
+    assert sim.df == 2 and np.all(sim.simulated >= -1e-6)
