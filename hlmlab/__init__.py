@@ -22,7 +22,7 @@ plotting modules are attributes of the package; both load on first use
     hs["ses_mean"] = hl.cvar(hs["ses"], hs["school"])
     fit = hl.lme("mathach ~ ses * Sector", hs, random="~ 1 + ses | school")
     hl.wald(fit, "Sector")
-    hl.plots.shrinkage_beta(fit, "ses")       # hl.geometry, hl.simulation, hl.widgets too
+    hl.plots.shrinkage_beta(fit, "ses")       # hl.geometry, hl.betaspace, hl.simulation, hl.widgets too
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ _NAMES = {
 _MODULES = {
     "plots": "hlmlab.graphics.plots",
     "geometry": "hlmlab.graphics.geometry",
+    "betaspace": "hlmlab.graphics.betaspace",
     "simulation": "hlmlab.teaching.simulation",
     "widgets": "hlmlab.teaching.widgets",
 }

@@ -57,7 +57,9 @@ def gradient(
     return g
 
 
-def hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, rel: float = 1e-4, f0: float | None = None) -> np.ndarray:
+def hessian(
+    fun: Callable[[np.ndarray], float], x: np.ndarray, rel: float = 1e-4, f0: float | None = None
+) -> np.ndarray:
     """Central-difference Hessian (the function must be defined on both sides of x).
 
     H_kk = (f(x + h_k) - 2 f(x) + f(x - h_k)) / h_k²;

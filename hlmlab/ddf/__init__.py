@@ -68,9 +68,7 @@ def method_name(ddf: str | None) -> str:
     return ALIASES[key]
 
 
-def contrast_df(
-    L: Any, ddf: str | None = None, *, coef_df: Any, varpar: VarPar | None = None
-) -> ContrastDF:
+def contrast_df(L: Any, ddf: str | None = None, *, coef_df: Any, varpar: VarPar | None = None) -> ContrastDF:
     """Denominator DF for each row of L (m x p) and for the joint F test of L beta = 0.
 
     Parameters

@@ -36,6 +36,7 @@ and trace above is then a small matrix expression in the per-group Gram
 matrix of [X_j U_j] (see :func:`group_terms`), summed over groups; the
 cost is O(J Q^3) plus one pass over the rows.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -299,8 +300,14 @@ def kr_ddf(L: np.ndarray, Phi: np.ndarray, P: np.ndarray, W: np.ndarray) -> tupl
 # ---------------------------------------------------------------------------
 # entry points
 # ---------------------------------------------------------------------------
-def kr_model(X: np.ndarray, levels: Sequence[Any], templates: Sequence[np.ndarray], sigma: float,
-             beta: np.ndarray, names: list[str] | None = None) -> KRModel:
+def kr_model(
+    X: np.ndarray,
+    levels: Sequence[Any],
+    templates: Sequence[np.ndarray],
+    sigma: float,
+    beta: np.ndarray,
+    names: list[str] | None = None,
+) -> KRModel:
     """Build the Kenward-Roger pieces from the design and the estimates.
 
     Parameters

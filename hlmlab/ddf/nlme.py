@@ -20,6 +20,7 @@ For a contrast, :func:`nlme_contrast_df` gives each row of L the smallest DF
 among the coefficients it involves. The choice among this rule,
 Satterthwaite's and Kenward-Roger's is :func:`hlmlab.ddf.contrast_df`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -46,6 +46,7 @@ theta_k, so dC/dtheta_k = 0 and that parameter costs no DF; DF can then
 jump relative to a nearby interior fit (hs by ML: lmerTest's interior
 optimum, 9e-4 away, gives ``ses`` 197 DF, the boundary optimum 687).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

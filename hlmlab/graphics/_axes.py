@@ -74,8 +74,9 @@ def ls_line(ax: plt.Axes, x: np.ndarray, y: np.ndarray, **kw: Any) -> Any:
     return ax.plot(xx, b0 + b1 * xx, **kw)[0]
 
 
-def draw_ellipse(e: Ellipse, ax: plt.Axes | None = None, radius: float | None = None,
-                 n: int = 200, center: bool = False, **kw: Any) -> plt.Line2D:
+def draw_ellipse(
+    e: Ellipse, ax: plt.Axes | None = None, radius: float | None = None, n: int = 200, center: bool = False, **kw: Any
+) -> plt.Line2D:
     """Draw an :class:`~hlmlab.geometry.Ellipse` as a closed curve.
 
     ``radius`` overrides the ellipse's own; ``center=True`` also marks the centre.

@@ -29,9 +29,15 @@ from hlmlab.ols.lmlist import group_coefficients
 __all__ = ["confidence_plot", "beta_space", "beta_difference", "lines_and_points", "dispersion_plot"]
 
 
-def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, conf_level: float = 0.95,
-                    ax: plt.Axes | None = None, ddf: str | None = None,
-                    show_origin: bool = False) -> plt.Axes:
+def confidence_plot(
+    fit: Any,
+    coefs: Any = None,
+    L: Any = None,
+    conf_level: float = 0.95,
+    ax: plt.Axes | None = None,
+    ddf: str | None = None,
+    show_origin: bool = False,
+) -> plt.Axes:
     r"""The two conventions side by side: the "coverage" and the "shadows" ellipse.
 
     Both have centre L beta-hat and shape L Var(beta-hat) L'; the coverage
@@ -53,15 +59,15 @@ def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, conf_level: floa
     cov = geo.confidence_ellipse(fit, coefs, L, kind="coverage", conf_level=conf_level, ddf=ddf)
     sha = geo.confidence_ellipse(fit, coefs, L, kind="shadows", conf_level=conf_level, ddf=ddf)
     draw_ellipse(cov, ax, color="tab:blue", lw=1.5, label=f"coverage (r = {cov.radius:.2f})")
-    draw_ellipse(sha, ax, color="tab:red", lw=1.5, ls="--", label=f"shadows (r = {sha.radius:.2f})",
-                 center=True)
+    draw_ellipse(sha, ax, color="tab:red", lw=1.5, ls="--", label=f"shadows (r = {sha.radius:.2f})", center=True)
     sh = sha.shadows()
     xlim, ylim = ax.get_xlim(), ax.get_ylim()
     if show_origin:
         xlim, ylim = include_zero(xlim), include_zero(ylim)
     bar = {"color": "tab:red", "lw": 5, "solid_capstyle": "butt", "alpha": 0.7}
-    ax.plot(sh.iloc[0][["lower", "upper"]].to_numpy(float), [ylim[0]] * 2, label=f"{100 * conf_level:g}% intervals",
-            **bar)
+    ax.plot(
+        sh.iloc[0][["lower", "upper"]].to_numpy(float), [ylim[0]] * 2, label=f"{100 * conf_level:g}% intervals", **bar
+    )
     ax.plot([xlim[0]] * 2, sh.iloc[1][["lower", "upper"]].to_numpy(float), **bar)
     for v in sh.iloc[0][["lower", "upper"]]:
         ax.axvline(v, color="tab:red", lw=0.5, ls=":")
@@ -78,13 +84,18 @@ def confidence_plot(fit: Any, coefs: Any = None, L: Any = None, conf_level: floa
     return ax
 
 
-def _beta_points(ax: plt.Axes, coefs: pd.DataFrame, by: str | None, colors: dict,
-                 data_ellipse: float | None) -> None:
+def _beta_points(ax: plt.Axes, coefs: pd.DataFrame, by: str | None, colors: dict, data_ellipse: float | None) -> None:
     ok = coefs.dropna(subset=["slope"])
     for lev, col in colors.items():
         c = ok if by is None else ok[ok[by] == lev]
-        ax.scatter(c["intercept"], c["slope"], s=14, color=col, alpha=0.8,
-                   label=f"groups: {lev}" if by is not None else "groups")
+        ax.scatter(
+            c["intercept"],
+            c["slope"],
+            s=14,
+            color=col,
+            alpha=0.8,
+            label=f"groups: {lev}" if by is not None else "groups",
+        )
         if data_ellipse is not None and len(c) > 2:
             e = geo.data_ellipse(c["intercept"], c["slope"])
             draw_ellipse(e, ax, radius=data_ellipse, color=col, lw=0.8, ls=":", label=None)
@@ -123,8 +134,16 @@ def beta_space(
     styles = ["-", "--", "-.", ":"]
     for m, per in ells.items():
         for i, e in enumerate(per.values()):
-            draw_ellipse(e, ax, radius=geo.radius(kind, e.df, conf_level), color=METHOD_COLORS[m], lw=1.6,
-                         ls=styles[i % 4], center=True, label=METHOD_LABELS[m] if i == 0 else None)
+            draw_ellipse(
+                e,
+                ax,
+                radius=geo.radius(kind, e.df, conf_level),
+                color=METHOD_COLORS[m],
+                lw=1.6,
+                ls=styles[i % 4],
+                center=True,
+                label=METHOD_LABELS[m] if i == 0 else None,
+            )
     for e in extra:
         draw_ellipse(e, ax, color="tab:brown", lw=1.6, center=True)
     ax.set_xlabel(f"intercept (value of {y} at {x} = 0)")
@@ -161,8 +180,16 @@ def beta_difference(
     for m, per in ells.items():
         d = difference_ellipse(per)
         for k in kinds:
-            draw_ellipse(d, ax, radius=geo.radius(k, d.df, conf_level), color=METHOD_COLORS[m], ls=ls.get(k, "-"),
-                         lw=1.5, center=True, label=f"{METHOD_LABELS[m]} ({k})")
+            draw_ellipse(
+                d,
+                ax,
+                radius=geo.radius(k, d.df, conf_level),
+                color=METHOD_COLORS[m],
+                ls=ls.get(k, "-"),
+                lw=1.5,
+                center=True,
+                label=f"{METHOD_LABELS[m]} ({k})",
+            )
     ax.axhline(0, color="gray", lw=0.6)
     ax.axvline(0, color="gray", lw=0.6)
     ax.plot(0, 0, "ko", ms=4)
@@ -203,14 +230,17 @@ def lines_and_points(
         col = colors[row[by]] if by is not None else colors["all"]
         xx = rng.loc[gval].to_numpy(float)
         thick = gval in hl
-        axes[0].plot(xx, row["intercept"] + row["slope"] * xx, color=col, lw=2.5 if thick else 0.7,
-                     alpha=1 if thick else 0.7)
-        axes[1].plot(row["intercept"], row["slope"], "o", color=col, ms=8 if thick else 4,
-                     mec="black" if thick else col)
+        axes[0].plot(
+            xx, row["intercept"] + row["slope"] * xx, color=col, lw=2.5 if thick else 0.7, alpha=1 if thick else 0.7
+        )
+        axes[1].plot(
+            row["intercept"], row["slope"], "o", color=col, ms=8 if thick else 4, mec="black" if thick else col
+        )
         if thick:
             axes[0].annotate(str(gval), (xx[1], row["intercept"] + row["slope"] * xx[1]), fontsize=8)
-            axes[1].annotate(str(gval), (row["intercept"], row["slope"]), fontsize=8,
-                             xytext=(4, 4), textcoords="offset points")
+            axes[1].annotate(
+                str(gval), (row["intercept"], row["slope"]), fontsize=8, xytext=(4, 4), textcoords="offset points"
+            )
     for lev, col in colors.items():
         axes[1].plot([], [], "o", color=col, label=str(lev))
     if by is not None:
@@ -245,8 +275,11 @@ def dispersion_plot(
     d = geo.dispersion_ellipses(G, sigma, X=X, center=gamma)
     ax.plot(*np.asarray(gamma, float), "o", color="tab:green", ms=7, label="γ (population line)")
     draw_ellipse(d["G"], ax, color="tab:green", lw=1.6)
-    samp = d["sampling"] if beta_true is None else geo.Ellipse(beta_true, d["sampling"].shape, 1.0,
-                                                                d["sampling"].names, d["sampling"].label)
+    samp = (
+        d["sampling"]
+        if beta_true is None
+        else geo.Ellipse(beta_true, d["sampling"].shape, 1.0, d["sampling"].names, d["sampling"].label)
+    )
     draw_ellipse(samp, ax, color="tab:red", lw=1.2, ls="--")
     draw_ellipse(d["V"], ax, color="tab:blue", lw=1.2)
     if beta_true is not None:

@@ -108,7 +108,11 @@ def _between(coefs, by, levels):
 
 
 def method_ellipses(
-    data: pd.DataFrame, x: str, y: str, group: str, by: str | None = None,
+    data: pd.DataFrame,
+    x: str,
+    y: str,
+    group: str,
+    by: str | None = None,
     methods: Any = METHODS,
 ) -> dict[str, dict[Any, Ellipse]]:
     r"""Estimates of each level's line (intercept, slope) by four methods, as ellipses.
@@ -159,8 +163,7 @@ def method_ellipses(
     return out
 
 
-def difference_ellipse(ellipses: dict[Any, Ellipse], first: Any = None, second: Any = None,
-                       label: str = "") -> Ellipse:
+def difference_ellipse(ellipses: dict[Any, Ellipse], first: Any = None, second: Any = None, label: str = "") -> Ellipse:
     r"""Ellipse of the difference between two levels' independent estimates.
 
     .. math:: c = c_2 - c_1, \qquad S = S_1 + S_2
@@ -178,5 +181,4 @@ def difference_ellipse(ellipses: dict[Any, Ellipse], first: Any = None, second: 
         if lev not in ellipses:
             raise KeyError(f"level {lev!r} not found; levels are {levels}")
     e1, e2 = ellipses[first], ellipses[second]
-    return Ellipse(e2.center - e1.center, e1.shape + e2.shape, 1.0, e1.names,
-                   label or f"{second} − {first}", e1.df)
+    return Ellipse(e2.center - e1.center, e1.shape + e2.shape, 1.0, e1.names, label or f"{second} − {first}", e1.df)

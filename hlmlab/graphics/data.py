@@ -45,14 +45,23 @@ def _quantile_factor(ax: plt.Axes, s: pd.Series) -> None:
     levels = [str(lev) for lev in (factor_levels(s))] + (["NA"] if s.isna().any() else [])
     counts.index = counts.index.map(str)
     counts = counts.reindex(levels, fill_value=0)
-    ax.bar(range(len(counts)), counts.to_numpy(), color=["tab:blue"] * (len(counts) - s.isna().any())
-           + ["tab:gray"] * int(s.isna().any()))
+    ax.bar(
+        range(len(counts)),
+        counts.to_numpy(),
+        color=["tab:blue"] * (len(counts) - s.isna().any()) + ["tab:gray"] * int(s.isna().any()),
+    )
     ax.set_xticks(range(len(counts)), counts.index, rotation=30 if len(counts) > 4 else 0)
     ax.set_ylabel("count")
 
 
-def quantile_plots(data: pd.DataFrame, kind: str = "uniform", columns: Sequence[str] | None = None,
-                   ncols: int = 4, max_levels: int = 25, height: float = 2.4) -> np.ndarray:
+def quantile_plots(
+    data: pd.DataFrame,
+    kind: str = "uniform",
+    columns: Sequence[str] | None = None,
+    ncols: int = 4,
+    max_levels: int = 25,
+    height: float = 2.4,
+) -> np.ndarray:
     r"""A quantile plot of every column: the data's shape at a glance (R's ``xqplot``).
 
     Numeric columns: sorted values y_(i) against the fractions (i − 1/2)/n
@@ -76,8 +85,9 @@ def quantile_plots(data: pd.DataFrame, kind: str = "uniform", columns: Sequence[
     if not keep:
         raise ValueError("no column to plot")
     nrows = int(np.ceil(len(keep) / ncols))
-    fig, axes = plt.subplots(nrows, min(ncols, len(keep)), figsize=(height * 1.25 * min(ncols, len(keep)),
-                                                                     height * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, min(ncols, len(keep)), figsize=(height * 1.25 * min(ncols, len(keep)), height * nrows), squeeze=False
+    )
     axes = axes.ravel()
     for ax, c in zip(axes, keep):
         s = data[c]
@@ -86,7 +96,7 @@ def quantile_plots(data: pd.DataFrame, kind: str = "uniform", columns: Sequence[
         else:
             _quantile_factor(ax, s)
         ax.set_title(f"{c}" + (f" (NA: {int(s.isna().sum())})" if s.isna().any() else ""), fontsize=10)
-    for ax in axes[len(keep):]:
+    for ax in axes[len(keep) :]:
         fig.delaxes(ax)
     fig.tight_layout()
     return axes[: len(keep)]
@@ -102,12 +112,18 @@ def _group_order(data: pd.DataFrame, group: str, order_by: str | Sequence[str] |
     keys = [order_by] if isinstance(order_by, str) else list(order_by)
     need(data, *keys)
     g = data.groupby(group, observed=True, sort=True)
-    summ = pd.DataFrame({
-        k: (g[k].mean() if pd.api.types.is_numeric_dtype(data[k].dtype) and data[k].dtype != bool
-            else g[k].first().astype("category").cat.codes if isinstance(data[k].dtype, pd.CategoricalDtype)
-            else g[k].first())
-        for k in keys
-    })
+    summ = pd.DataFrame(
+        {
+            k: (
+                g[k].mean()
+                if pd.api.types.is_numeric_dtype(data[k].dtype) and data[k].dtype != bool
+                else g[k].first().astype("category").cat.codes
+                if isinstance(data[k].dtype, pd.CategoricalDtype)
+                else g[k].first()
+            )
+            for k in keys
+        }
+    )
     return list(summ.sort_values(keys, kind="stable").index)
 
 
@@ -154,9 +170,19 @@ def trellis(
     order = _group_order(data, group, order_by)
     titles = _panel_title(data, group, label_by)
     hue_order = factor_levels(data[hue]) if hue is not None else None
-    g = sns.FacetGrid(data, col=group, col_order=order, col_wrap=min(col_wrap, len(order)), height=height,
-                      hue=hue, hue_order=hue_order, palette=palette(hue_order) if hue else None,
-                      despine=False, sharex=True, sharey=True)
+    g = sns.FacetGrid(
+        data,
+        col=group,
+        col_order=order,
+        col_wrap=min(col_wrap, len(order)),
+        height=height,
+        hue=hue,
+        hue_order=hue_order,
+        palette=palette(hue_order) if hue else None,
+        despine=False,
+        sharex=True,
+        sharey=True,
+    )
     scatter_kws = {"s": 6, "alpha": 0.6, **scatter_kws}
     radii = [] if ellipse is None else list(np.atleast_1d(ellipse))
 
@@ -207,10 +233,18 @@ def panels(
     """
     need(data, x, y, col, row, hue, lines_by)
     hue_order = factor_levels(data[hue]) if hue is not None else None
-    g = sns.FacetGrid(data, col=col, row=row, hue=hue, hue_order=hue_order, height=height,
-                      palette=palette(hue_order) if hue else None,
-                      col_order=factor_levels(data[col]), row_order=factor_levels(data[row]) if row else None,
-                      despine=False)
+    g = sns.FacetGrid(
+        data,
+        col=col,
+        row=row,
+        hue=hue,
+        hue_order=hue_order,
+        height=height,
+        palette=palette(hue_order) if hue else None,
+        col_order=factor_levels(data[col]),
+        row_order=factor_levels(data[row]) if row else None,
+        despine=False,
+    )
     scatter_kws = {"s": 6, "alpha": 0.4, **scatter_kws}
 
     def panel(*_: Any, data: pd.DataFrame, color: Any = None, label: Any = None, **__: Any) -> None:
@@ -221,8 +255,7 @@ def panels(
         else:
             for _, dd in d.groupby(lines_by, observed=True):
                 ls_line(ax, dd[x].to_numpy(float), dd[y].to_numpy(float), color=color, lw=0.7, alpha=0.7)
-        ls_line(ax, d[x].to_numpy(float), d[y].to_numpy(float), color=color if hue else "black", lw=2.5,
-                 label=label)
+        ls_line(ax, d[x].to_numpy(float), d[y].to_numpy(float), color=color if hue else "black", lw=2.5, label=label)
 
     g.map_dataframe(panel)
     g.set_titles("{row_name} | {col_name}" if row else "{col_name}", size=9)

@@ -27,8 +27,9 @@ from hlmlab.inference.grid import factor_levels, used_data
 __all__ = ["qq_plot", "qq_residuals", "qq_ranef", "residuals_fitted", "scale_location", "influence_plot"]
 
 
-def qq_plot(values: Any, by: Any = None, ax: plt.Axes | None = None, label: str = "value",
-            line: bool = True) -> plt.Axes:
+def qq_plot(
+    values: Any, by: Any = None, ax: plt.Axes | None = None, label: str = "value", line: bool = True
+) -> plt.Axes:
     r"""Normal quantile plot, one colour per level of ``by``.
 
     Each level's sorted values v_(i) against Φ^{-1}((i − 1/2)/n_level), with
@@ -61,8 +62,13 @@ def qq_plot(values: Any, by: Any = None, ax: plt.Axes | None = None, label: str 
     return ax
 
 
-def qq_residuals(fit: Any, level: int | None = None, type: str = "pearson", by: str | None = None,  # noqa: A002
-                 ax: plt.Axes | None = None) -> plt.Axes:
+def qq_residuals(
+    fit: Any,
+    level: int | None = None,
+    type: str = "pearson",
+    by: str | None = None,  # noqa: A002
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
     """Normal quantile plot of the fit's residuals (level-1 for an lme fit), optionally by a factor."""
     r = resid(fit, level, type)
     groups = None if by is None else used_data(fit)[by].reset_index(drop=True)
@@ -88,8 +94,9 @@ def qq_ranef(fit: Any, by: str | None = None, group: str | None = None, level: A
     return axes.ravel()
 
 
-def residuals_fitted(fit: Any, level: int | None = None, by: str | None = None, frac: float = 0.5,
-                     ax: plt.Axes | None = None) -> plt.Axes:
+def residuals_fitted(
+    fit: Any, level: int | None = None, by: str | None = None, frac: float = 0.5, ax: plt.Axes | None = None
+) -> plt.Axes:
     r"""Residuals e_i against fitted values, with a zero line and a local-linear smoother per level of ``by``.
 
     For an lme fit at level 1 the smoother slopes upward: the BLUPs shrink
@@ -98,12 +105,21 @@ def residuals_fitted(fit: Any, level: int | None = None, by: str | None = None, 
     """
     f = np.asarray(fitted(fit, level), float)
     r = np.asarray(resid(fit, level), float)
-    return _scatter_smooth(f, r, None if by is None else used_data(fit)[by].reset_index(drop=True), frac, ax,
-                           "fitted", "residual", zero=True)
+    return _scatter_smooth(
+        f,
+        r,
+        None if by is None else used_data(fit)[by].reset_index(drop=True),
+        frac,
+        ax,
+        "fitted",
+        "residual",
+        zero=True,
+    )
 
 
-def scale_location(fit: Any, level: int | None = None, by: str | None = None, frac: float = 0.5,
-                   ax: plt.Axes | None = None) -> plt.Axes:
+def scale_location(
+    fit: Any, level: int | None = None, by: str | None = None, frac: float = 0.5, ax: plt.Axes | None = None
+) -> plt.Axes:
     r"""sqrt(|standardized residual|) against fitted values, with a smoother per level of ``by``.
 
     A flat smoother means constant residual spread; rising means the
@@ -112,8 +128,16 @@ def scale_location(fit: Any, level: int | None = None, by: str | None = None, fr
     """
     f = np.asarray(fitted(fit, level), float)
     r = np.asarray(resid(fit, level, "pearson"), float)
-    return _scatter_smooth(f, np.sqrt(np.abs(r)), None if by is None else used_data(fit)[by].reset_index(drop=True),
-                           frac, ax, "fitted", "√|standardized residual|", zero=False)
+    return _scatter_smooth(
+        f,
+        np.sqrt(np.abs(r)),
+        None if by is None else used_data(fit)[by].reset_index(drop=True),
+        frac,
+        ax,
+        "fitted",
+        "√|standardized residual|",
+        zero=False,
+    )
 
 
 def _scatter_smooth(x, y, groups, frac, ax, xlabel, ylabel, zero):

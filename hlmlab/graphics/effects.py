@@ -48,8 +48,9 @@ def effect_plot(
     grid = reference_grid(fit, x, by) if grid is None else grid.reset_index(drop=True)
     need(grid, x, by)
     band = prediction_band(fit, grid, conf_level, ddf)
-    groups = [(None, grid.index)] if by is None else \
-        [(lev, grid.index[grid[by] == lev]) for lev in factor_levels(grid[by])]
+    groups = (
+        [(None, grid.index)] if by is None else [(lev, grid.index[grid[by] == lev]) for lev in factor_levels(grid[by])]
+    )
     colors = palette([g for g, _ in groups])
     for lev, idx in groups:
         order = np.argsort(grid.loc[idx, x].to_numpy(float))
@@ -95,8 +96,9 @@ def gap_plot(
     xs = base[x].to_numpy(float)[order]
     bd = band.iloc[order]
     ax.plot(xs, bd["fit"], color="tab:purple", lw=2, label=f"{b} − {a}")
-    ax.fill_between(xs, bd["lower"], bd["upper"], color="tab:purple", alpha=0.2,
-                    label=f"pointwise {100 * conf_level:g}% band")
+    ax.fill_between(
+        xs, bd["lower"], bd["upper"], color="tab:purple", alpha=0.2, label=f"pointwise {100 * conf_level:g}% band"
+    )
     ax.axhline(0, color="gray", lw=0.8)
     ax.set_xlabel(x)
     ax.set_ylabel(f"gap in {yname(fit)} ({b} − {a})")

@@ -44,6 +44,7 @@ The four methods' ellipses of beta space are in
 :func:`hlmlab.ols.lmlist.group_coefficients` (``group_ols`` here is that
 function under its old name, kept for the book).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ import pandas as pd
 from scipy import stats
 
 from hlmlab.contract import check_conf_level
+from hlmlab.graphics._shapes import _center, _factor, _radii, check_shape
 from hlmlab.inference.hypotheses import contrast_matrix
 from hlmlab.ols.lmlist import group_coefficients as group_ols
 
@@ -69,75 +71,6 @@ __all__ = [
     "shape_summary",
     "group_ols",
 ]
-
-_TOL = 1e-8
-
-
-# ---------------------------------------------------------------------------
-# validation and the factor A
-# ---------------------------------------------------------------------------
-def check_shape(shape: Any, dim: int | None = None, name: str = "shape") -> np.ndarray:
-    """Return ``shape`` as a float array after checking it is symmetric PSD.
-
-    Parameters
-    ----------
-    shape : array-like, (d, d)
-    dim : int, optional
-        The required dimension d.
-    name : str
-        Used in error messages.
-
-    Raises
-    ------
-    ValueError
-        If ``shape`` is not square, not of dimension ``dim``, has non-finite
-        entries, is not symmetric (relative tolerance 1e-8) or has a negative
-        eigenvalue below -1e-8 times the largest absolute eigenvalue.
-    """
-    s = np.asarray(shape.to_numpy() if isinstance(shape, pd.DataFrame) else shape, dtype=float)
-    if s.ndim != 2 or s.shape[0] != s.shape[1]:
-        raise ValueError(f"{name} must be a square matrix; got an array of shape {s.shape}")
-    if dim is not None and s.shape[0] != dim:
-        raise ValueError(f"{name} must be {dim} x {dim} to match the centre; got {s.shape[0]} x {s.shape[1]}")
-    if not np.all(np.isfinite(s)):
-        raise ValueError(f"{name} has missing or infinite entries")
-    scale = max(np.abs(s).max(), np.finfo(float).tiny)
-    if np.abs(s - s.T).max() > _TOL * scale:
-        raise ValueError(f"{name} must be symmetric; it differs from its transpose by {np.abs(s - s.T).max():.3g}")
-    s = (s + s.T) / 2
-    ev = np.linalg.eigvalsh(s)
-    if ev.min() < -_TOL * max(np.abs(ev).max(), np.finfo(float).tiny):
-        raise ValueError(
-            f"{name} must be positive semi-definite; its smallest eigenvalue is {ev.min():.3g}"
-        )
-    return s
-
-
-def _factor(shape: np.ndarray) -> np.ndarray:
-    r"""A with A A' = S from the SVD S = U D U': A = U D^{1/2} (works when S is singular).
-
-    Singular values below 1e-12 times the largest are set to zero, so a shape
-    that is singular up to rounding gives an exact segment.
-    """
-    u, d, _ = np.linalg.svd(shape, hermitian=True)
-    d = np.where(d > 1e-12 * max(d.max(initial=0.0), np.finfo(float).tiny), d, 0.0)  # numerical rank
-    return u * np.sqrt(d)
-
-
-def _center(center: Any, dim: int | None = None) -> np.ndarray:
-    c = np.asarray(center, dtype=float).ravel()
-    if dim is not None and c.size != dim:
-        raise ValueError(f"center has {c.size} values but the shape is {dim} x {dim}: their lengths must match")
-    if not np.all(np.isfinite(c)):
-        raise ValueError("center has missing or infinite values")
-    return c
-
-
-def _radii(radius: Any) -> np.ndarray:
-    r = np.atleast_1d(np.asarray(radius, dtype=float))
-    if r.ndim != 1 or r.size == 0 or not np.all(np.isfinite(r)) or np.any(r < 0):
-        raise ValueError(f"radius must be a non-negative number or a 1-D list of them; got {radius!r}")
-    return r
 
 
 # ---------------------------------------------------------------------------
@@ -294,8 +227,7 @@ def radius(kind: str = "coverage", df: float = np.inf, conf_level: float = 0.95,
 # ---------------------------------------------------------------------------
 # data ellipse
 # ---------------------------------------------------------------------------
-def data_ellipse(x: Any, y: Any, radius: float = 1.0, names: tuple[str, str] | None = None,
-                 label: str = "") -> Ellipse:
+def data_ellipse(x: Any, y: Any, radius: float = 1.0, names: tuple[str, str] | None = None, label: str = "") -> Ellipse:
     r"""Data ellipse of two variables: centre the means, shape the covariance.
 
     .. math:: c = (\bar x, \bar y)', \qquad
@@ -320,8 +252,7 @@ def data_ellipse(x: Any, y: Any, radius: float = 1.0, names: tuple[str, str] | N
     z = np.column_stack([xs[ok], ys[ok]])
     if names is None:
         names = (getattr(x, "name", None) or "x", getattr(y, "name", None) or "y")
-    return Ellipse(z.mean(axis=0), np.cov(z, rowvar=False), radius, names, label,
-                   info={"n": int(ok.sum())})
+    return Ellipse(z.mean(axis=0), np.cov(z, rowvar=False), radius, names, label, info={"n": int(ok.sum())})
 
 
 # ---------------------------------------------------------------------------
@@ -377,8 +308,7 @@ def confidence_ellipse(
     center = Lv @ beta
     shape = Lv @ V @ Lv.T
     shape = (shape + shape.T) / 2
-    return Ellipse(center, shape, r, tuple(str(i) for i in Lm.index),
-                   label or f"{100 * conf_level:g}% {kind}", df)
+    return Ellipse(center, shape, r, tuple(str(i) for i in Lm.index), label or f"{100 * conf_level:g}% {kind}", df)
 
 
 # ---------------------------------------------------------------------------
@@ -528,9 +458,14 @@ def ellipsoid(center: Any, shape: Any, radius: float = 1.0, n: int = 30) -> tupl
         raise ValueError(f"n must be at least 3; got {n}")
     lon = np.linspace(0, 2 * np.pi, int(n))
     lat = np.linspace(0, np.pi, int(n))
-    u = np.stack([np.outer(np.cos(lon), np.sin(lat)),
-                  np.outer(np.sin(lon), np.sin(lat)),
-                  np.outer(np.ones_like(lon), np.cos(lat))], axis=-1)
+    u = np.stack(
+        [
+            np.outer(np.cos(lon), np.sin(lat)),
+            np.outer(np.sin(lon), np.sin(lat)),
+            np.outer(np.ones_like(lon), np.cos(lat)),
+        ],
+        axis=-1,
+    )
     pts = c + r * u @ _factor(s).T
     return pts[..., 0], pts[..., 1], pts[..., 2]
 

@@ -25,8 +25,12 @@ SECTOR_COLORS = {"Catholic": "tab:blue", "Public": "tab:red"}
 
 #: The four methods of beta space (:mod:`hlmlab.graphics.betaspace`).
 METHOD_COLORS = {"pooled": "black", "fixed": "tab:green", "two-stage": "tab:purple", "between": "tab:orange"}
-METHOD_LABELS = {"pooled": "pooled OLS", "fixed": "fixed effects", "two-stage": "two-stage (MANOVA)",
-                 "between": "between groups"}
+METHOD_LABELS = {
+    "pooled": "pooled OLS",
+    "fixed": "fixed effects",
+    "two-stage": "two-stage (MANOVA)",
+    "between": "between groups",
+}
 
 #: Levels of a factor other than the sector, in order (none of the methods' colours).
 LEVEL_COLORS = ["tab:blue", "tab:red", "tab:cyan", "tab:pink", "tab:olive", "tab:brown", "tab:gray"]

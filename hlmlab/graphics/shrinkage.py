@@ -49,8 +49,7 @@ def shrinkage(
     return shrinkage_points(est["blue"], est["blup"], est["n"], float(fit.fixef.iloc[0]), ax=ax)
 
 
-def shrinkage_points(blue: Any, blup: Any, n: Any, center: float | None = None,
-                     ax: plt.Axes | None = None) -> plt.Axes:
+def shrinkage_points(blue: Any, blup: Any, n: Any, center: float | None = None, ax: plt.Axes | None = None) -> plt.Axes:
     """BLUE and BLUP per group against group size n, with an arrow from each BLUE to its BLUP."""
     b, p, m = (np.asarray(v, dtype=float).ravel() for v in (blue, blup, n))
     if not (b.size == p.size == m.size):
@@ -60,8 +59,7 @@ def shrinkage_points(blue: Any, blup: Any, n: Any, center: float | None = None,
     ax.scatter(m, p, color="tab:red", s=18, label="BLUP", zorder=4)
     for mi, bi, pi in zip(m, b, p):
         if abs(pi - bi) > 1e-9 * (1 + abs(bi)):
-            ax.annotate("", xy=(mi, pi), xytext=(mi, bi),
-                        arrowprops={"arrowstyle": "->", "color": "gray", "lw": 0.8})
+            ax.annotate("", xy=(mi, pi), xytext=(mi, bi), arrowprops={"arrowstyle": "->", "color": "gray", "lw": 0.8})
     if center is not None:
         ax.axhline(center, color="tab:green", lw=2, label="γ̂ (GLS estimate)")
     ax.set_xlabel("group size n")
@@ -126,40 +124,77 @@ def shrinkage_beta(
     pop = pop_all.set_axis(pop_all.index.map(str)).reindex(key).set_axis(blue.index)
     ok = blue["slope"].notna()
     for (_, b), (_, p) in zip(blue[ok].iterrows(), blup[ok].iterrows()):
-        ax.annotate("", xy=(p["intercept"], p["slope"]), xytext=(b["intercept"], b["slope"]),
-                    arrowprops={"arrowstyle": "->", "color": "gray", "lw": 0.6, "alpha": 0.7})
+        ax.annotate(
+            "",
+            xy=(p["intercept"], p["slope"]),
+            xytext=(b["intercept"], b["slope"]),
+            arrowprops={"arrowstyle": "->", "color": "gray", "lw": 0.6, "alpha": 0.7},
+        )
     if by is None:
         ax.scatter(blue.loc[ok, "intercept"], blue.loc[ok, "slope"], color="tab:blue", s=16, label="BLUE (OLS)")
         ax.scatter(blup["intercept"], blup["slope"], color="tab:red", s=16, label="BLUP")
-        draw_ellipse(geo.data_ellipse(blue.loc[ok, "intercept"], blue.loc[ok, "slope"]), ax, radius=radius,
-                     color="tab:blue", lw=1.2, label=None)
-        draw_ellipse(geo.data_ellipse(blup["intercept"], blup["slope"]), ax, radius=radius, color="tab:red",
-                     lw=1.2, label=None)
+        draw_ellipse(
+            geo.data_ellipse(blue.loc[ok, "intercept"], blue.loc[ok, "slope"]),
+            ax,
+            radius=radius,
+            color="tab:blue",
+            lw=1.2,
+            label=None,
+        )
+        draw_ellipse(
+            geo.data_ellipse(blup["intercept"], blup["slope"]), ax, radius=radius, color="tab:red", lw=1.2, label=None
+        )
         popu = pop.round(10).drop_duplicates()  # one line, or one per value of the group-level variables
     else:
         levels = factor_levels(blue[by])
         colors = palette(levels)
         for lev in levels:
             m = (blue[by] == lev).to_numpy() & ok.to_numpy()
-            ax.scatter(blue.loc[m, "intercept"], blue.loc[m, "slope"], facecolors="none", edgecolors=colors[lev],
-                       s=22, lw=1.0, label=f"BLUE (OLS): {lev}")
+            ax.scatter(
+                blue.loc[m, "intercept"],
+                blue.loc[m, "slope"],
+                facecolors="none",
+                edgecolors=colors[lev],
+                s=22,
+                lw=1.0,
+                label=f"BLUE (OLS): {lev}",
+            )
         for lev in levels:
             m = (blue[by] == lev).to_numpy()
-            ax.scatter(blup.loc[m, "intercept"], blup.loc[m, "slope"], color=colors[lev], s=16,
-                       label=f"BLUP: {lev}")
+            ax.scatter(blup.loc[m, "intercept"], blup.loc[m, "slope"], color=colors[lev], s=16, label=f"BLUP: {lev}")
         for lev in levels:
             m = (blue[by] == lev).to_numpy()
             if (m & ok.to_numpy()).sum() > 2:
-                draw_ellipse(geo.data_ellipse(blue.loc[m & ok.to_numpy(), "intercept"],
-                                              blue.loc[m & ok.to_numpy(), "slope"]),
-                             ax, radius=radius, color=colors[lev], lw=1.0, ls="--", label=None)
+                draw_ellipse(
+                    geo.data_ellipse(blue.loc[m & ok.to_numpy(), "intercept"], blue.loc[m & ok.to_numpy(), "slope"]),
+                    ax,
+                    radius=radius,
+                    color=colors[lev],
+                    lw=1.0,
+                    ls="--",
+                    label=None,
+                )
             if m.sum() > 2:
-                draw_ellipse(geo.data_ellipse(blup.loc[m, "intercept"], blup.loc[m, "slope"]), ax,
-                             radius=radius, color=colors[lev], lw=1.4, label=None)
+                draw_ellipse(
+                    geo.data_ellipse(blup.loc[m, "intercept"], blup.loc[m, "slope"]),
+                    ax,
+                    radius=radius,
+                    color=colors[lev],
+                    lw=1.4,
+                    label=None,
+                )
         popu = pop.groupby(blue[by].to_numpy()).mean().reindex(levels)
-    ax.scatter(popu["intercept"], popu["slope"], color="tab:green", s=60, marker="D", zorder=5,
-               edgecolors="black", linewidths=0.5,
-               label="population line" + (f" (by {by})" if by else ""))
+    ax.scatter(
+        popu["intercept"],
+        popu["slope"],
+        color="tab:green",
+        s=60,
+        marker="D",
+        zorder=5,
+        edgecolors="black",
+        linewidths=0.5,
+        label="population line" + (f" (by {by})" if by else ""),
+    )
     ax.set_xlabel("intercept")
     ax.set_ylabel(f"slope of {x}")
     ax.legend(fontsize=8, title=by)

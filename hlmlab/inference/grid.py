@@ -86,9 +86,16 @@ def reference_grid(fit: Any, x: str, by: str | Sequence[str] | None = None, n: i
     grid = pd.DataFrame({x: np.linspace(xs.min(), xs.max(), n)})
     for b in byl:
         levels = factor_levels(used[b])
-        grid = grid.merge(pd.DataFrame({b: pd.Categorical(levels, categories=factor_levels(used[b]))
-                                        if isinstance(used[b].dtype, pd.CategoricalDtype) else levels}),
-                          how="cross")
+        grid = grid.merge(
+            pd.DataFrame(
+                {
+                    b: pd.Categorical(levels, categories=factor_levels(used[b]))
+                    if isinstance(used[b].dtype, pd.CategoricalDtype)
+                    else levels
+                }
+            ),
+            how="cross",
+        )
     for c in used.columns:
         if c in grid.columns:
             continue
@@ -113,8 +120,14 @@ def wald_band(fit: Any, L: pd.DataFrame, conf_level: float = 0.95, ddf: Any = No
     DataFrame with columns ``fit``, ``se``, ``lower``, ``upper`` (index 0..k-1).
     """
     t = wald(fit, L, ddf=ddf, conf_level=conf_level).estimate
-    return pd.DataFrame({"fit": t["Estimate"].to_numpy(), "se": t["Std.Error"].to_numpy(),
-                         "lower": t.iloc[:, 5].to_numpy(), "upper": t.iloc[:, 6].to_numpy()})
+    return pd.DataFrame(
+        {
+            "fit": t["Estimate"].to_numpy(),
+            "se": t["Std.Error"].to_numpy(),
+            "lower": t.iloc[:, 5].to_numpy(),
+            "upper": t.iloc[:, 6].to_numpy(),
+        }
+    )
 
 
 def prediction_band(fit: Any, grid: pd.DataFrame, conf_level: float = 0.95, ddf: Any = None) -> pd.DataFrame:
@@ -125,8 +138,9 @@ def prediction_band(fit: Any, grid: pd.DataFrame, conf_level: float = 0.95, ddf:
     return wald_band(fit, lgrid(fit, grid), conf_level, ddf)
 
 
-def gap_band(fit: Any, grid: pd.DataFrame, factor: str, first: Any, second: Any, conf_level: float = 0.95,
-             ddf: Any = None) -> pd.DataFrame:
+def gap_band(
+    fit: Any, grid: pd.DataFrame, factor: str, first: Any, second: Any, conf_level: float = 0.95, ddf: Any = None
+) -> pd.DataFrame:
     r"""The gap between two levels of ``factor`` at each grid row, with its pointwise band.
 
     Row i of L is l_i = x(row_i with factor = second)' − x(row_i with factor = first)'
@@ -140,8 +154,11 @@ def gap_band(fit: Any, grid: pd.DataFrame, factor: str, first: Any, second: Any,
 
     def at(lev: Any) -> pd.DataFrame:
         g = grid.copy()
-        g[factor] = pd.Categorical([lev] * len(g), categories=s.cat.categories) \
-            if isinstance(s.dtype, pd.CategoricalDtype) else lev
+        g[factor] = (
+            pd.Categorical([lev] * len(g), categories=s.cat.categories)
+            if isinstance(s.dtype, pd.CategoricalDtype)
+            else lev
+        )
         return g
 
     return wald_band(fit, ldiff(lgrid(fit, at(second)), lgrid(fit, at(first))), conf_level, ddf)

@@ -26,8 +26,16 @@ import pandas as pd
 from hlmlab.ddf._lmatrix import RANK_TOL, CoefficientError, as_array, rank, row_basis
 
 __all__ = [
-    "lrows", "as_L", "contrast_matrix", "pairwise", "lgrid", "ldiff",
-    "row_basis", "rank", "RANK_TOL", "CoefficientError",
+    "lrows",
+    "as_L",
+    "contrast_matrix",
+    "pairwise",
+    "lgrid",
+    "ldiff",
+    "row_basis",
+    "rank",
+    "RANK_TOL",
+    "CoefficientError",
 ]
 
 
@@ -179,7 +187,7 @@ def pairwise(fit, factor: str, prefix: str | None = None, levels: list | None = 
         )
     rows = {}
     for i, a in enumerate(levels):
-        for b in levels[i + 1:]:
+        for b in levels[i + 1 :]:
             rows[f"{b} - {a}"] = vec[b] - vec[a]
     return pd.DataFrame(rows).T
 

@@ -155,10 +155,14 @@ def anova(*fits, names: list[str] | None = None, test: str | None = None) -> Ano
         p = np.where(ddf > 0, stats.chi2.sf(lr, np.where(ddf > 0, ddf, 1)), np.nan)
     tab = pd.DataFrame(
         {
-            "Model": np.arange(1, len(fits) + 1), "df": k,
-            "AIC": [float(f.aic) for f in fits], "BIC": [float(f.bic) for f in fits], "logLik": ll,
+            "Model": np.arange(1, len(fits) + 1),
+            "df": k,
+            "AIC": [float(f.aic) for f in fits],
+            "BIC": [float(f.bic) for f in fits],
+            "logLik": ll,
             "Test": [""] + [f"{i} vs {i + 1}" for i in range(1, len(fits))],
-            "L.Ratio": lr, "p-value": p,
+            "L.Ratio": lr,
+            "p-value": p,
         },
         index=labels,
     )
@@ -248,8 +252,7 @@ def check_nested_pair(fit0, fit1) -> None:
     k0, k1 = _npar(fit0), _npar(fit1)
     if k0 > k1:
         raise ValueError(
-            f"the smaller model comes first: fit0 has {k0} parameters and fit1 {k1}; "
-            "call simulate_lrt(smaller, larger)"
+            f"the smaller model comes first: fit0 has {k0} parameters and fit1 {k1}; call simulate_lrt(smaller, larger)"
         )
     if k0 == k1:
         raise ValueError(f"the two fits have the same number of parameters ({k0}): they are not nested")

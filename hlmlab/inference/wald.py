@@ -165,8 +165,13 @@ def _wald_one(fit, L: pd.DataFrame, name: str, ddf: Any, conf_level: float) -> W
     pct = f"{100 * conf_level:g}"
     table = pd.DataFrame(
         {
-            "Estimate": est, "Std.Error": se, "DF": rows_df, "t-value": t, "p-value": p,
-            f"Lower {pct}%": est - q * se, f"Upper {pct}%": est + q * se,
+            "Estimate": est,
+            "Std.Error": se,
+            "DF": rows_df,
+            "t-value": t,
+            "p-value": p,
+            f"Lower {pct}%": est - q * se,
+            f"Upper {pct}%": est + q * se,
         },
         index=L.index,
     )
@@ -187,9 +192,7 @@ def _wald_one(fit, L: pd.DataFrame, name: str, ddf: Any, conf_level: float) -> W
     return WaldTest(name, L, table, r, joint_df, F, pF, conf_level)
 
 
-def wald(
-    fit, spec: Any, ddf: Any = None, conf_level: float = 0.95, name: str | None = None
-) -> WaldTest | WaldTests:
+def wald(fit, spec: Any, ddf: Any = None, conf_level: float = 0.95, name: str | None = None) -> WaldTest | WaldTests:
     """Wald test of the linear hypothesis L beta = 0 (alias :func:`glh`).
 
     Parameters
@@ -225,9 +228,7 @@ def wald(
     if isinstance(spec, dict):
         if not spec:
             raise ValueError("the dict of hypotheses is empty")
-        return WaldTests(
-            {str(k): _wald_one(fit, as_L(fit, v), str(k), ddf, conf_level) for k, v in spec.items()}
-        )
+        return WaldTests({str(k): _wald_one(fit, as_L(fit, v), str(k), ddf, conf_level) for k, v in spec.items()})
     if name is None:
         name = spec if isinstance(spec, str) else (getattr(spec, "name", None) or "L")
     return _wald_one(fit, as_L(fit, spec), str(name), ddf, conf_level)

@@ -173,5 +173,3 @@ def boundary_confirmed(
             if not np.isfinite(gz[k]) or gz[k] <= 0:
                 return False
     return True
-
-

@@ -34,7 +34,8 @@ from hlmlab.ddf.nlme import nlme_df
 from hlmlab.lmm import predict as predict_module
 from hlmlab.lmm.intervals import Intervals, lme_intervals
 from hlmlab.lmm.optimize import OptResult
-from hlmlab.lmm.pls import Solution, solve_upper
+from hlmlab.lmm.pls import solve_upper
+from hlmlab.lmm.solution import Solution
 from hlmlab.lmm.summary import LmeSummary, format_lme_summary, html_lme_summary
 from hlmlab.lmm.varcorr import VarCorr
 from hlmlab.lmm.varpar import ScaledLevel, VarPar, normalisers

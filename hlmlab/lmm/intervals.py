@@ -16,6 +16,7 @@ correlation of +-1) the natural scale is undefined, and where the Hessian is
 not positive definite the approximation fails: the intervals are then
 replaced by a message saying so, as nlme refuses.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,7 +27,6 @@ from scipy import stats as st
 
 from hlmlab import _numdiff
 from hlmlab.contract import check_conf_level
-
 from hlmlab.lmm.summary import Intervals
 
 __all__ = ["natural_parameters", "varpar_of_natural", "deviance_natural", "natural_hessian", "lme_intervals"]
@@ -89,6 +89,7 @@ def natural_hessian(fit: Any, nat: np.ndarray) -> np.ndarray:
     differences of the cheap, smooth map :func:`varpar_of_natural`) and
     H_phi the Hessian of the fit's :attr:`~hlmlab.lmm.fit.LmeFit.varpar`.
     """
+
     def phi_of(z: np.ndarray) -> np.ndarray:
         phi = varpar_of_natural(fit, z)
         return np.full(len(z), np.nan) if phi is None else phi
@@ -108,24 +109,31 @@ def lme_intervals(fit: Any, conf_level: float = 0.95) -> Intervals:
     fixed = pd.DataFrame({"lower": est - tq * se, "est.": est, "upper": est + tq * se}, index=fit.design.names)
     nat, names, kinds = natural_parameters(fit)
     if fit.singular or not np.all(np.isfinite(nat)):
-        return Intervals(level, fixed, None, (
-            "cannot compute intervals for the variance parameters: the fit is singular "
-            "(a standard deviation is zero or a correlation is +-1), so the approximate "
-            "covariance matrix of the variance parameters is not defined"
-        ))
+        return Intervals(
+            level,
+            fixed,
+            None,
+            (
+                "cannot compute intervals for the variance parameters: the fit is singular "
+                "(a standard deviation is zero or a correlation is +-1), so the approximate "
+                "covariance matrix of the variance parameters is not defined"
+            ),
+        )
     H = natural_hessian(fit, nat) / 2  # Hessian of -log-likelihood
     H = (H + H.T) / 2
     if not (np.all(np.isfinite(H)) and np.linalg.eigvalsh(H).min() > 0):
-        return Intervals(level, fixed, None, (
-            "cannot compute intervals for the variance parameters: the Hessian of the "
-            "log-likelihood is not negative definite at the estimates (non-positive definite "
-            "approximate variance-covariance); the fit may be at or near a boundary"
-        ))
+        return Intervals(
+            level,
+            fixed,
+            None,
+            (
+                "cannot compute intervals for the variance parameters: the Hessian of the "
+                "log-likelihood is not negative definite at the estimates (non-positive definite "
+                "approximate variance-covariance); the fit may be at or near a boundary"
+            ),
+        )
     half = st.norm.ppf(a) * np.sqrt(np.diag(np.linalg.inv(H)))
     back = {"sd": np.exp, "sigma": np.exp, "cor": np.tanh}
-    rows = [
-        (n, back[k](v - h), back[k](v), back[k](v + h))
-        for n, k, v, h in zip(names, kinds, nat, half)
-    ]
+    rows = [(n, back[k](v - h), back[k](v), back[k](v + h)) for n, k, v, h in zip(names, kinds, nat, half)]
     table = pd.DataFrame(rows, columns=["name", "lower", "est.", "upper"]).set_index("name")
     return Intervals(level, fixed, table, None)

@@ -188,8 +188,9 @@ def group_lines(fit: Any, x: str, group: str, data: pd.DataFrame) -> tuple[pd.Da
     names = list(a.columns)
     extra = [c for c in co.columns if c not in names]
     C = co.reindex(columns=names).fillna(0.0).to_numpy()
-    blup = pd.DataFrame({"intercept": (C * a.to_numpy()).sum(axis=1),
-                         "slope": (C * s.to_numpy()).sum(axis=1)}, index=a.index)
+    blup = pd.DataFrame(
+        {"intercept": (C * a.to_numpy()).sum(axis=1), "slope": (C * s.to_numpy()).sum(axis=1)}, index=a.index
+    )
     for c in extra:  # a random effect without a fixed counterpart
         if c == "(Intercept)":
             blup["intercept"] += co[c].to_numpy()

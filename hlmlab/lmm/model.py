@@ -15,6 +15,7 @@ Rows with a missing value in any variable of the model (fixed or random
 part) are dropped and counted on the fit (``n_dropped``); a grouping factor
 with missing values is an error.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,7 +33,8 @@ from hlmlab.formula.random import RandomLevel, RandomTerm, check_groups, parse_r
 from hlmlab.formula.terms import positional
 from hlmlab.lmm.fit import LmeFit
 from hlmlab.lmm.optimize import minimize_theta
-from hlmlab.lmm.pls import deviance, deviance_and_gradient, solve, theta_lower, theta_start
+from hlmlab.lmm.pls import deviance, deviance_and_gradient, theta_lower, theta_start
+from hlmlab.lmm.solution import solve
 from hlmlab.lmm.suffstats import SufficientStats, sufficient_stats, with_response
 from hlmlab.lmm.varpar import column_scales, normalisers, singular_tolerances
 

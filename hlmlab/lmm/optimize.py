@@ -28,6 +28,7 @@ checked:
 
 Every message is kept on the result (and later on the fit), never hidden.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -397,8 +398,16 @@ def minimize_theta(
         if done is not None:  # Newton steps from the neighbouring optimum reached this one
             x, g, H = done
             return OptResult(
-                theta=x, fun=float(f(x)), nfev=f.nfev, converged=True, singular=False,
-                gradient=g, hessian=H, method="Newton from a warm start", messages=messages, notes=notes,
+                theta=x,
+                fun=float(f(x)),
+                nfev=f.nfev,
+                converged=True,
+                singular=False,
+                gradient=g,
+                hessian=H,
+                method="Newton from a warm start",
+                messages=messages,
+                notes=notes,
             )
     start = _log_diagonal_search(f, np.asarray(theta0, dtype=float), lower, fun_grad)
     method = "L-BFGS-B" + (" (exact gradient)" if fun_grad is not None else " (numerical gradient)")
@@ -406,8 +415,16 @@ def minimize_theta(
     if done is not None:  # stage 1 ended inside, and Newton steps from there reached the optimum
         x, g, H = done
         return OptResult(
-            theta=x, fun=float(f(x)), nfev=f.nfev, converged=True, singular=False,
-            gradient=g, hessian=H, method=method, messages=messages, notes=notes,
+            theta=x,
+            fun=float(f(x)),
+            nfev=f.nfev,
+            converged=True,
+            singular=False,
+            gradient=g,
+            hessian=H,
+            method=method,
+            messages=messages,
+            notes=notes,
         )
     res = _lbfgsb(f, start, lower, fun_grad)
     ok = bool(res.success)
@@ -421,7 +438,9 @@ def minimize_theta(
     x, restarted = _leave_false_bounds(f, x, lower, fun_grad, notes, d.tol)
     if restarted:
         method += " + restart"
-    if at_bound(x, lower, d.tol).any() and not boundary_confirmed(d.gradient if fun_grad is not None else None, x, lower, d.tol):
+    if at_bound(x, lower, d.tol).any() and not boundary_confirmed(
+        d.gradient if fun_grad is not None else None, x, lower, d.tol
+    ):
         # a boundary fit the gradient does not confirm: a derivative-free search
         start_f = f.best_f
         _powell(f, x, lower)
@@ -448,6 +467,14 @@ def minimize_theta(
     if singular:
         messages.append(SINGULAR_MESSAGE)
     return OptResult(
-        theta=x, fun=float(f(x)), nfev=f.nfev, converged=bool(converged), singular=singular,
-        gradient=g, hessian=H, method=method, messages=messages, notes=notes,
+        theta=x,
+        fun=float(f(x)),
+        nfev=f.nfev,
+        converged=bool(converged),
+        singular=singular,
+        gradient=g,
+        hessian=H,
+        method=method,
+        messages=messages,
+        notes=notes,
     )

@@ -2,6 +2,7 @@
 
 Numbers are rounded here, for reading, never in the fit itself.
 """
+
 from __future__ import annotations
 
 import html
@@ -150,8 +151,10 @@ def format_lme_summary(fit: Any, brief: bool = False) -> str:
         like = "Log-restricted-likelihood" if fit.method == "REML" else "Log-likelihood"
         fe = fit.fixef
         lines = header + [f"  {like}: {g(fit.loglik)}", f"  Fixed: {fit.fixed}"]
-        lines += [pd.DataFrame([fe.to_numpy()], columns=fe.index).to_string(index=False,
-                  float_format=lambda v: g(v)), ""]
+        lines += [
+            pd.DataFrame([fe.to_numpy()], columns=fe.index).to_string(index=False, float_format=lambda v: g(v)),
+            "",
+        ]
         lines += _random_block(fit) + _groups_text(fit) + _warnings_text(fit)
         return "\n".join(lines)
     crit = pd.DataFrame({"AIC": [fit.aic], "BIC": [fit.bic], "logLik": [fit.loglik]})
@@ -216,7 +219,13 @@ class Intervals:
     message: str | None = None
 
     def __repr__(self) -> str:
-        lines = [f"Approximate {self.level:.0%} confidence intervals", "", " Fixed effects:", text_table(self.fixed), ""]
+        lines = [
+            f"Approximate {self.level:.0%} confidence intervals",
+            "",
+            " Fixed effects:",
+            text_table(self.fixed),
+            "",
+        ]
         if self.varpar is not None:
             lines += [" Random effects and residual SD:", text_table(self.varpar)]
         else:

@@ -34,7 +34,6 @@ import numpy as np
 from hlmlab import _numdiff
 from hlmlab._blas import single_threaded_blas
 from hlmlab.lmm.checkconv import SINGULAR_TOL
-from hlmlab.lmm.suffstats import SufficientStats
 from hlmlab.lmm.pls import (
     deviance_sigma,
     deviance_sigma_and_gradient,
@@ -43,6 +42,7 @@ from hlmlab.lmm.pls import (
     solve_upper,
     template_theta,
 )
+from hlmlab.lmm.suffstats import SufficientStats
 
 __all__ = ["VarPar", "ScaledLevel", "column_scales", "normalisers", "singular_tolerances"]
 

@@ -4,9 +4,10 @@ The CSV files live in the repository's ``data/`` folder (provenance, licence,
 codebook and checksums in ``data/README.md``) and are installed with the
 package, so :func:`load_data` works from any folder after ``pip install .``.
 """
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -31,7 +32,7 @@ STUDENT_COLUMNS = ["X", "school", "mathach", "ses", "Sex", "Minority"]
 SCHOOL_COLUMNS = ["Size", "Sector", "PRACAD", "DISCLIM", "HIMINTY", "MEANSES"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(filename: str) -> pd.DataFrame:
     path = resources.files("hlmlab.multilevel").joinpath("data", filename)
     with resources.as_file(path) as p:

@@ -147,9 +147,7 @@ class OlsFit:
         if X.shape[0] == 0:
             raise ValueError(f"no complete rows to fit {formula!r}: every row has a missing value")
         if X.shape[0] <= X.shape[1]:
-            raise ValueError(
-                f"{X.shape[0]} rows cannot estimate {X.shape[1]} coefficients and a residual variance"
-            )
+            raise ValueError(f"{X.shape[0]} rows cannot estimate {X.shape[1]} coefficients and a residual variance")
         self.X, self.y, self.names = X, y, names
         self.rows = _design_rows(design)
         self._core = ols_matrices(X, y)

@@ -259,9 +259,7 @@ def group_coefficients(data: pd.DataFrame, x: str, y: str, group: str, by: str |
         if core is not None and keep == [0, 1]:
             V = core.xtx_inv
             est[j] = [core.beta[0], core.beta[1], core.rss, V[0, 0], V[0, 1], V[1, 1]]
-    out = pd.DataFrame(
-        est, index=n.index, columns=["intercept", "slope", "rss", "xtxi00", "xtxi01", "xtxi11"]
-    )
+    out = pd.DataFrame(est, index=n.index, columns=["intercept", "slope", "rss", "xtxi00", "xtxi01", "xtxi11"])
     out.insert(0, "n", n)
     out["xbar"] = xbar
     out["ybar"] = ybar

@@ -15,6 +15,7 @@ with none are drawn again) and :math:`X_{ij} \sim N(0, 1)`. The notes take
 :math:`\gamma = (12, 2)'`, :math:`G = \begin{pmatrix}16 & 8\\ 8 & 25\end{pmatrix}`,
 :math:`\sigma^2 = 20` and :math:`\bar n = 30`; these are the defaults.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -114,7 +115,15 @@ def simulate_schools(
     ols = group_coefficients(data, "x", "y", "school").reindex(np.arange(1, J + 1))
     ols0, ols1 = ols["intercept"].to_numpy(), ols["slope"].to_numpy()
     lines = pd.DataFrame(
-        {"school": np.arange(1, J + 1), "b0": beta[:, 0], "b1": beta[:, 1], "u0": u[:, 0], "u1": u[:, 1],
-         "n": sizes, "ols0": ols0, "ols1": ols1}
+        {
+            "school": np.arange(1, J + 1),
+            "b0": beta[:, 0],
+            "b1": beta[:, 1],
+            "u0": u[:, 0],
+            "u1": u[:, 1],
+            "n": sizes,
+            "ols0": ols0,
+            "ols1": ols1,
+        }
     )
     return SimulatedSchools(data=data, lines=lines, gamma=gam, G=g, sigma2=float(sigma2))

@@ -21,7 +21,8 @@ import pytest
 import hlmlab as hl
 from hlmlab import _numdiff
 from hlmlab.lmm.model import build_model
-from hlmlab.lmm.pls import deviance, deviance_and_gradient, lambda_template, solve, theta_lower, theta_start
+from hlmlab.lmm.pls import deviance, deviance_and_gradient, lambda_template, theta_lower, theta_start
+from hlmlab.lmm.solution import solve
 
 
 @pytest.fixture(scope="module")
