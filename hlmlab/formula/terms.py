@@ -208,7 +208,7 @@ def drop_unused_levels(data: pd.DataFrame, names: Any, rows: np.ndarray | None =
         codes = s.cat.codes.to_numpy()
         if rows is not None:
             codes = codes[np.asarray(rows, dtype=bool)]
-        present = np.unique(codes[codes >= 0])
+        present = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(s.cat.categories)))
         if len(present) == len(s.cat.categories):
             continue
         if out is data:
