@@ -49,7 +49,7 @@ book: $(STAMP)
 	    echo "make book: STOPPED after $(BOOK_TIMEOUT) s while building the book; last started:"; \
 	    cat $(PROGRESS_FILE) 2>/dev/null || tail -n 5 _build/book.log; fi; exit $$rc
 
-test: $(STAMP)
+test: $(STAMP) lint
 	@set -o pipefail; timeout -k 30 $(TEST_TIMEOUT) $(BIN)/python -m pytest; \
 	  rc=$$?; if [ $$rc -eq 124 ]; then echo "make test: STOPPED after $(TEST_TIMEOUT) s (pytest)"; fi; exit $$rc
 

@@ -222,8 +222,9 @@ def info_mixedlm(res):
 def warm_imports(engine: str) -> None:
     """Import the engine before timing (imports are not part of a fit)."""
     if engine == "hlmlab":
-        import hlmlab  # noqa: F401
-        import formulaic  # noqa: F401
+        import hlmlab
+
+        hlmlab.lme  # noqa: B018  (resolves the lazy name: loads the engine's modules)
     elif engine == "statsmodels":
         import statsmodels.formula.api  # noqa: F401
     elif engine == "mixedlm":

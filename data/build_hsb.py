@@ -30,6 +30,8 @@ import sys
 import pandas as pd
 
 HERE = pathlib.Path(__file__).resolve().parent
+#: where the CSVs live: package data of hlmlab, so that they install with it
+OUT = HERE.parent / "hlmlab" / "multilevel" / "data"
 
 #: The 40 schools of the notes (their ``tab(~ Sector + school)`` output).
 HS_SCHOOLS = [
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for name, df in build().items():
         data = to_csv_bytes(df)
-        path = HERE / name
+        path = OUT / name
         if args.check:
             same = path.exists() and path.read_bytes() == data
             print(f"{name}: {'identical' if same else 'DIFFERENT'}")

@@ -9,6 +9,7 @@ scipy runs on one thread; the previous setting is restored on exit. Where
 the libraries cannot be found (another BLAS, another platform) it does
 nothing.
 """
+
 from __future__ import annotations
 
 import ctypes
