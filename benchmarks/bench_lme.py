@@ -33,6 +33,7 @@ Usage::
 
 Results: a table on stdout, and JSON + text in ``benchmarks/results/``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -110,8 +111,15 @@ def simulate(n_groups: int, seed: int = 20261125, shuffle: bool = False) -> pd.D
     b = rng.multivariate_normal(np.zeros(2), G_TRUE, J)
     x = rng.standard_normal(n)
     w = w_j[g]
-    y = (GAMMA["(Intercept)"] + GAMMA["x"] * x + GAMMA["w"] * w + GAMMA["x:w"] * x * w
-         + b[g, 0] + b[g, 1] * x + rng.normal(0, np.sqrt(SIGMA2_TRUE), n))
+    y = (
+        GAMMA["(Intercept)"]
+        + GAMMA["x"] * x
+        + GAMMA["w"] * w
+        + GAMMA["x:w"] * x * w
+        + b[g, 0]
+        + b[g, 1] * x
+        + rng.normal(0, np.sqrt(SIGMA2_TRUE), n)
+    )
     df = pd.DataFrame({"y": y, "x": x, "w": w, "g": g})
     if shuffle:
         df = df.iloc[rng.permutation(n)].reset_index(drop=True)
@@ -135,8 +143,11 @@ def numeric_design(df: pd.DataFrame, spec: ModelSpec):
     """
     s = df[spec.slope].to_numpy(float)
     l2 = df[spec.level2]
-    w = (l2 == l2.cat.categories[1]).to_numpy(float) if isinstance(l2.dtype, pd.CategoricalDtype) \
+    w = (
+        (l2 == l2.cat.categories[1]).to_numpy(float)
+        if isinstance(l2.dtype, pd.CategoricalDtype)
         else l2.to_numpy(float)
+    )
     X = np.column_stack([np.ones(len(df)), s, w, s * w])
     codes = pd.factorize(df[spec.group], sort=True)[0]
     return df[spec.response].to_numpy(float), X, X[:, :2], codes
@@ -181,9 +192,12 @@ def fit_hlmlab(df, spec):
 def info_hlmlab(fit):
     G = np.asarray(fit.G, float)
     sigma2 = float(fit.sigma) ** 2
-    return {"crit": -2.0 * float(fit.loglik), "theta": reml_eval.theta_from_G(G, sigma2).tolist(),
-            "beta": [float(v) for v in np.asarray(fit.fixef)],
-            "converged": bool(getattr(fit, "converged", True))}
+    return {
+        "crit": -2.0 * float(fit.loglik),
+        "theta": reml_eval.theta_from_G(G, sigma2).tolist(),
+        "beta": [float(v) for v in np.asarray(fit.fixef)],
+        "converged": bool(getattr(fit, "converged", True)),
+    }
 
 
 def fit_statsmodels(df, spec):
@@ -195,15 +209,17 @@ def fit_statsmodels(df, spec):
         warnings.simplefilter("ignore")
         md = smf.mixedlm(spec.fixed, df, groups=df[spec.group], re_formula=f"~{spec.slope}")
         res = md.fit(reml=True)
-        res.random_effects
+        _ = res.random_effects  # computed (and timed) as part of the fit
     return res
 
 
 def info_statsmodels(res):
-    return {"crit": -2.0 * float(res.llf),
-            "theta": reml_eval.theta_from_G(np.asarray(res.cov_re), float(res.scale)).tolist(),
-            "beta": [float(v) for v in np.asarray(res.fe_params)],
-            "converged": bool(res.converged)}
+    return {
+        "crit": -2.0 * float(res.llf),
+        "theta": reml_eval.theta_from_G(np.asarray(res.cov_re), float(res.scale)).tolist(),
+        "beta": [float(v) for v in np.asarray(res.fe_params)],
+        "converged": bool(res.converged),
+    }
 
 
 def fit_mixedlm(df, spec):
@@ -215,8 +231,12 @@ def fit_mixedlm(df, spec):
 
 
 def info_mixedlm(res):
-    return {"crit": float(res.REMLcrit()), "theta": np.asarray(res.theta, float).tolist(),
-            "beta": np.asarray(res.beta, float).tolist(), "converged": bool(res.converged)}
+    return {
+        "crit": float(res.REMLcrit()),
+        "theta": np.asarray(res.theta, float).tolist(),
+        "beta": np.asarray(res.beta, float).tolist(),
+        "converged": bool(res.converged),
+    }
 
 
 def warm_imports(engine: str) -> None:
@@ -229,6 +249,7 @@ def warm_imports(engine: str) -> None:
         import statsmodels.formula.api  # noqa: F401
     elif engine == "mixedlm":
         import mixedlm
+
         mixedlm.lmer  # noqa: B018  (demand-loaded export)
 
 
@@ -259,8 +280,12 @@ def run_child(engine: str, data_path: str, case: str, repeats: int, budget: floa
         if spent > budget:
             break
     out = info_fn(res)
-    out.update(times=times, fit_peak_bytes=(peak - base_rss) if reset_ok else None,
-               proc_peak_bytes=peak, base_rss_bytes=base_rss)
+    out.update(
+        times=times,
+        fit_peak_bytes=(peak - base_rss) if reset_ok else None,
+        proc_peak_bytes=peak,
+        base_rss_bytes=base_rss,
+    )
     return out
 
 
@@ -297,16 +322,19 @@ def have_lme4() -> bool:
     """True when Rscript exists and can load lme4."""
     if shutil.which("Rscript") is None:
         return False
-    r = subprocess.run(["Rscript", "-e", "suppressMessages(library(lme4))"],
-                       capture_output=True, timeout=120)
+    r = subprocess.run(["Rscript", "-e", "suppressMessages(library(lme4))"], capture_output=True, timeout=120)
     return r.returncode == 0
 
 
 def r_version() -> str | None:
     if shutil.which("Rscript") is None:
         return None
-    r = subprocess.run(["Rscript", "-e", 'cat(R.version.string, "lme4", format(packageVersion("lme4")))'],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["Rscript", "-e", 'cat(R.version.string, "lme4", format(packageVersion("lme4")))'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return r.stdout.strip() or None
 
 
@@ -350,12 +378,30 @@ def run_engine(engine: str, case: str, tmp: Path, args) -> dict:
         spec = HS_SPEC if case in ("hs", "hsfull") else SIM_SPEC
         script = tmp / "fit.R"
         script.write_text(R_SCRIPT)
-        cmd = ["Rscript", str(script), str(tmp / f"{case}.csv"), spec.lme4, spec.group,
-               str(args.repeats), str(args.budget)]
+        cmd = [
+            "Rscript",
+            str(script),
+            str(tmp / f"{case}.csv"),
+            spec.lme4,
+            spec.group,
+            str(args.repeats),
+            str(args.budget),
+        ]
     else:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", engine,
-               "--data", str(tmp / f"{case}.pkl"), "--case", case,
-               "--repeats", str(args.repeats), "--budget", str(args.budget)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            engine,
+            "--data",
+            str(tmp / f"{case}.pkl"),
+            "--case",
+            case,
+            "--repeats",
+            str(args.repeats),
+            "--budget",
+            str(args.budget),
+        ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err, rc = _wait(proc, args.timeout)
     if rc != 0:
@@ -403,15 +449,19 @@ def bench_case(case: str, engines: list[str], tmp: Path, args) -> list[Row]:
 
 def table(rows: list[Row]) -> str:
     """Text table with ratios against hlmlab within each case."""
-    head = (f"{'case':>7} {'n':>9} {'J':>6} {'engine':<12} {'best s':>9} {'first s':>9} {'fits':>4} "
-            f"{'x hlmlab':>9} {'fit MB':>8} {'x input':>8} {'REML crit at theta':>19} "
-            f"{'- best':>10} {'conv':>5} {'load':>5}")
+    head = (
+        f"{'case':>7} {'n':>9} {'J':>6} {'engine':<12} {'best s':>9} {'first s':>9} {'fits':>4} "
+        f"{'x hlmlab':>9} {'fit MB':>8} {'x input':>8} {'REML crit at theta':>19} "
+        f"{'- best':>10} {'conv':>5} {'load':>5}"
+    )
     lines = [head, "-" * len(head)]
     for case in dict.fromkeys(r.case for r in rows):
         rs = [r for r in rows if r.case == case]
         ref = next((r.best_s for r in rs if r.engine == "hlmlab" and r.best_s), None)
-        best_crit = min((r.crit_at_theta for r in rs if r.crit_at_theta is not None
-                         and np.isfinite(r.crit_at_theta)), default=np.nan)
+        best_crit = min(
+            (r.crit_at_theta for r in rs if r.crit_at_theta is not None and np.isfinite(r.crit_at_theta)),
+            default=np.nan,
+        )
         for r in rs:
             if r.error:
                 lines.append(f"{case:>7} {r.n:>9} {r.groups:>6} {r.engine:<12} failed: {r.error[:80]}")
@@ -422,7 +472,8 @@ def table(rows: list[Row]) -> str:
             lines.append(
                 f"{case:>7} {r.n:>9} {r.groups:>6} {r.engine:<12} {r.best_s:9.4f} {r.first_s:9.4f} "
                 f"{r.n_fits:>4} {ratio} {fit_mb} {xin} {r.crit_at_theta:19.6f} "
-                f"{r.crit_at_theta - best_crit:10.2e} {str(r.converged):>5} {r.load1:5.1f}")
+                f"{r.crit_at_theta - best_crit:10.2e} {str(r.converged):>5} {r.load1:5.1f}"
+            )
         lines.append(f"{'':>7} input columns: {rs[0].input_mb:.3f} MB")
     return "\n".join(lines)
 
@@ -437,28 +488,46 @@ def environment() -> dict:
         except md.PackageNotFoundError:
             vers[pkg] = None
     try:
-        head = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip()
-        dirty = bool(subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain", "hlmlab"],
-                                    capture_output=True, text=True).stdout.strip())
+        head = subprocess.run(
+            ["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "-C", str(HERE.parent), "status", "--porcelain", "hlmlab"], capture_output=True, text=True
+            ).stdout.strip()
+        )
     except OSError:
         head, dirty = None, None
-    return {"git": head, "hlmlab_dirty": dirty, "python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "versions": vers,
-            "R": r_version(), "threads": {k: os.environ.get(k) for k in
-                                          ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    return {
+        "git": head,
+        "hlmlab_dirty": dirty,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+        "versions": vers,
+        "R": r_version(),
+        "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},
+    }
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--sizes", default="hs,hsfull,1000,10000,33000",
-                   help="comma-separated cases: hs, hsfull, or numbers of groups")
+    p.add_argument(
+        "--sizes", default="hs,hsfull,1000,10000,33000", help="comma-separated cases: hs, hsfull, or numbers of groups"
+    )
     p.add_argument("--repeats", type=int, default=5, help="fits per engine and case (best is reported)")
-    p.add_argument("--budget", type=float, default=3.0,
-                   help="stop repeating once an engine has spent this many seconds on a case")
+    p.add_argument(
+        "--budget", type=float, default=3.0, help="stop repeating once an engine has spent this many seconds on a case"
+    )
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before a child is killed")
-    p.add_argument("--skip-peers", nargs="?", const="all", default="",
-                   help="skip all peers (no value) or a comma-separated list of them")
+    p.add_argument(
+        "--skip-peers",
+        nargs="?",
+        const="all",
+        default="",
+        help="skip all peers (no value) or a comma-separated list of them",
+    )
     p.add_argument("--shuffle", action="store_true", help="shuffle the simulated rows (not sorted by group)")
     p.add_argument("--engines", default=",".join(ENGINES), help=argparse.SUPPRESS)
     p.add_argument("--out", default=str(HERE / "results"), help="folder for JSON and text results")
@@ -485,8 +554,10 @@ def main(argv=None) -> int:
         return 0
     engines = select_engines(args)
     env = environment()
-    print(f"engines: {', '.join(engines)}; {env['cpus']} CPUs, load {env['load_avg'][0]:.2f}; "
-          f"git {env['git']}{' + uncommitted hlmlab changes' if env['hlmlab_dirty'] else ''}")
+    print(
+        f"engines: {', '.join(engines)}; {env['cpus']} CPUs, load {env['load_avg'][0]:.2f}; "
+        f"git {env['git']}{' + uncommitted hlmlab changes' if env['hlmlab_dirty'] else ''}"
+    )
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="hlmlab-bench-") as tmpdir:
         for case in args.sizes.split(","):
@@ -497,10 +568,17 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    (out / f"bench-{stamp}.json").write_text(json.dumps(
-        {"command": " ".join(sys.argv), "environment": env, "truth": {
-            "gamma": GAMMA, "G": G_TRUE.tolist(), "sigma2": SIGMA2_TRUE},
-         "rows": [asdict(r) for r in rows]}, indent=1))
+    (out / f"bench-{stamp}.json").write_text(
+        json.dumps(
+            {
+                "command": " ".join(sys.argv),
+                "environment": env,
+                "truth": {"gamma": GAMMA, "G": G_TRUE.tolist(), "sigma2": SIGMA2_TRUE},
+                "rows": [asdict(r) for r in rows],
+            },
+            indent=1,
+        )
+    )
     (out / f"bench-{stamp}.txt").write_text(" ".join(sys.argv) + "\n\n" + text + "\n")
     print(f"\nwritten: {out / f'bench-{stamp}.json'}")
     return 0

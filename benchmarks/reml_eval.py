@@ -23,6 +23,7 @@ per group; see ``engine-notes.md``, "One grouping factor"):
 The profiled criterion at an engine's theta is never above the criterion at
 its (theta, sigma, beta), so this measures how good a theta each engine found.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -30,8 +30,13 @@ TOOLCHAIN = ["ipykernel", "jupyter_client", "nbclient", "pyzmq", "myst-nb", "jup
 def run_once(nb: Path, hang_after: float) -> tuple[str, float, str]:
     t0 = time.perf_counter()
     try:
-        run = subprocess.run([sys.executable, str(ROOT / "tools" / "nbguard.py"), str(nb)],
-                             capture_output=True, text=True, timeout=hang_after, cwd=ROOT)
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "nbguard.py"), str(nb)],
+            capture_output=True,
+            text=True,
+            timeout=hang_after,
+            cwd=ROOT,
+        )
     except subprocess.TimeoutExpired:
         return "HANG", time.perf_counter() - t0, ""
     status = "ok" if run.returncode == 0 else "failed"
@@ -46,7 +51,10 @@ def main() -> int:
     args = parser.parse_args()
     notebooks = args.notebooks or sorted((ROOT / "book").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb"))
     bad = 0
-    print(f"{'notebook':40s} {'runs':>4s} {'ok':>4s} {'failed':>6s} {'hangs':>5s} {'min s':>7s} {'median s':>8s} {'max s':>7s}")
+    print(
+        f"{'notebook':40s} {'runs':>4s} {'ok':>4s} {'failed':>6s} {'hangs':>5s} "
+        f"{'min s':>7s} {'median s':>8s} {'max s':>7s}"
+    )
     for nb in notebooks:
         results = []
         for i in range(args.runs):
@@ -57,8 +65,11 @@ def main() -> int:
         times = [s for st, s in results if st == "ok"] or [float("nan")]
         counts = {k: sum(st == k for st, _ in results) for k in ("ok", "failed", "HANG")}
         bad += counts["failed"] + counts["HANG"]
-        print(f"{nb.name:40s} {args.runs:4d} {counts['ok']:4d} {counts['failed']:6d} {counts['HANG']:5d} "
-              f"{min(times):7.1f} {statistics.median(times):8.1f} {max(times):7.1f}", flush=True)
+        print(
+            f"{nb.name:40s} {args.runs:4d} {counts['ok']:4d} {counts['failed']:6d} {counts['HANG']:5d} "
+            f"{min(times):7.1f} {statistics.median(times):8.1f} {max(times):7.1f}",
+            flush=True,
+        )
     print("toolchain: " + ", ".join(f"{p} {metadata.version(p)}" for p in TOOLCHAIN))
     return 1 if bad else 0
 

@@ -4,6 +4,7 @@ The backend is chosen with ``matplotlib.use`` inside this process only: an
 ``MPLBACKEND`` environment variable would leak into the notebook kernels
 that nbval starts and change what their figure cells print.
 """
+
 import matplotlib
 import pytest
 

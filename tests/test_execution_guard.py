@@ -19,7 +19,9 @@ def test_nbguard_names_the_stuck_notebook_and_cell():
     t0 = time.monotonic()
     run = subprocess.run(
         [sys.executable, str(ROOT / "tools" / "nbguard.py"), "--cell-timeout", "3", str(SLEEPER)],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     elapsed = time.monotonic() - t0
     assert run.returncode == 1
@@ -35,13 +37,30 @@ def test_nbval_names_the_stuck_notebook_and_cell(tmp_path):
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     t0 = time.monotonic()
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "--nbval-cell-timeout", "3",
-         "-p", "no:cacheprovider", "-c", str(tmp_path / "pytest.ini"), str(nb)],
-        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval",
+            "--nbval-current-env",
+            "--nbval-cell-timeout",
+            "3",
+            "-p",
+            "no:cacheprovider",
+            "-c",
+            str(tmp_path / "pytest.ini"),
+            str(nb),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=tmp_path,
     )
     elapsed = time.monotonic() - t0
     assert run.returncode == 1
-    assert "sleeps-past-timeout.ipynb::Cell 1 FAILED" in run.stdout or \
-        "FAILED sleeps-past-timeout.ipynb::Cell 1" in run.stdout
+    assert (
+        "sleeps-past-timeout.ipynb::Cell 1 FAILED" in run.stdout
+        or "FAILED sleeps-past-timeout.ipynb::Cell 1" in run.stdout
+    )
     assert "Timeout of 3 seconds exceeded" in run.stdout
     assert elapsed < 120

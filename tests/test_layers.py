@@ -48,7 +48,9 @@ def _is_type_checking(node: ast.If) -> bool:
 def _imports(path: Path) -> set[str]:
     """hlmlab modules imported by a file (``from hlmlab.a import b`` counts hlmlab.a.b if it is a module)."""
     tree = ast.parse(path.read_text())
-    skip = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node) for n in ast.walk(node)}
+    skip = {
+        id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and _is_type_checking(node) for n in ast.walk(node)
+    }
     out = set()
     for node in ast.walk(tree):
         if id(node) in skip:

@@ -206,7 +206,7 @@ def lme(
     >>> fit.loglik   # -6419.695
     """
     if data_name is None:
-        data_name = caller_name(data) or data.attrs.get("name")
+        data_name = caller_name(data) or getattr(data, "attrs", {}).get("name")
     with single_threaded_blas():
         fit = fit_model(build_model(fixed, data, random, method, data_name))
     report(fit)

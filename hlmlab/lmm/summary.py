@@ -60,8 +60,12 @@ def _random_block(fit: Any) -> list[str]:
 
 
 def _nlme_group_name(fit: Any, l: int) -> str:
-    """nlme writes an inner level of board/school as 'school %in% board'."""
-    f = fit.levels[l].factors
+    """nlme writes an inner level of board/school as 'school %in% board'; a level of an
+    uncorrelated term (``||``) that repeats a grouping keeps its own name (``Subject.1``, as lme4)."""
+    lev = fit.levels[l]
+    f = lev.factors
+    if any(other.factors == f for other in fit.levels[:l]):
+        return lev.name
     if len(f) == 1:
         return f[0]
     return f"{f[-1]} %in% {'/'.join(f[:-1])}"

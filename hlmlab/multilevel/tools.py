@@ -20,6 +20,7 @@ some       a few random rows, kept in their original order
 gicc       intraclass correlation of every variable with respect to a grouping
 =========  ================================================================
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -404,8 +405,12 @@ def tab(
         return counts
     rows, col = names[:-1], names[-1]
     table = pd.crosstab(
-        [data[r] for r in rows], data[col], margins=total, margins_name="Total",
-        normalize=normalize[pct], dropna=True,
+        [data[r] for r in rows],
+        data[col],
+        margins=total,
+        margins_name="Total",
+        normalize=normalize[pct],
+        dropna=True,
     )
     if pct is not None:
         table = 100 * table

@@ -6,6 +6,7 @@ Each case stores lme4's estimates, so the pieces can be checked at exactly
 the point lmerTest used. Test modules get the helpers through the ``ref``
 fixture and the case names through the ``case_*`` fixtures.
 """
+
 import functools
 import json
 import warnings

@@ -1,4 +1,5 @@
 """hlmlab.ddf: one dispatch, contrast_df(L, ddf, coef_df=, varpar=), and its names."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,9 +12,15 @@ from hlmlab.ddf import ALIASES, METHODS, contrast_df, method_name
 @pytest.mark.parametrize(
     "name, canonical",
     [
-        (None, "nlme"), ("nlme", "nlme"), ("between-within", "nlme"),
-        ("satterthwaite", "satterthwaite"), ("sat", "satterthwaite"), ("Satterthwaite", "satterthwaite"),
-        ("kenward-roger", "kenward-roger"), ("kr", "kenward-roger"), ("kenward_roger", "kenward-roger"),
+        (None, "nlme"),
+        ("nlme", "nlme"),
+        ("between-within", "nlme"),
+        ("satterthwaite", "satterthwaite"),
+        ("sat", "satterthwaite"),
+        ("Satterthwaite", "satterthwaite"),
+        ("kenward-roger", "kenward-roger"),
+        ("kr", "kenward-roger"),
+        ("kenward_roger", "kenward-roger"),
         ("KR", "kenward-roger"),
     ],
 )

@@ -3,6 +3,7 @@
 At lme4's estimates (the reference cases of tests/ddf/conftest.py), then end
 to end on hlmlab's own REML fits through ``fit.varpar``.
 """
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """hlmlab.ddf._lmatrix: L as an array, and the one rank rule."""
+
 import numpy as np
 import pandas as pd
 import pytest

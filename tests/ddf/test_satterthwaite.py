@@ -11,6 +11,7 @@ exactly the point lmerTest used:
 and then end to end on ``hlmlab.lme`` fits (through ``fit.varpar``), where the
 optimum may differ from lme4's in the last digits.
 """
+
 import dataclasses
 from types import SimpleNamespace
 

@@ -28,8 +28,11 @@ def make_data(J: int = 12, seed: int = 0) -> pd.DataFrame:
         w = rng.normal(0, 1, n)
         b0, b1 = 12 + rng.normal(0, 2) - 1.5 * (sector == "Public"), 2 + rng.normal(0, 0.5)
         y = b0 + b1 * x + 0.5 * w + rng.normal(0, 3, n)
-        rows.append(pd.DataFrame({"g": 100 + j, "x": x, "w": w, "y": y, "Sector": sector,
-                                  "Sex": rng.choice(["Female", "Male"], n)}))
+        rows.append(
+            pd.DataFrame(
+                {"g": 100 + j, "x": x, "w": w, "y": y, "Sector": sector, "Sex": rng.choice(["Female", "Male"], n)}
+            )
+        )
     d = pd.concat(rows, ignore_index=True)
     d["Sector"] = pd.Categorical(d["Sector"], categories=["Catholic", "Public"])
     d["Sex"] = pd.Categorical(d["Sex"], categories=["Female", "Male"])
@@ -43,8 +46,10 @@ class _Design:
         self.rows = None
 
     def model_matrix(self, newdata):
-        return pd.DataFrame(np.column_stack([np.ones(len(newdata))] + [newdata[c].to_numpy(float) for c in self.cols]),
-                            columns=self.names)
+        return pd.DataFrame(
+            np.column_stack([np.ones(len(newdata))] + [newdata[c].to_numpy(float) for c in self.cols]),
+            columns=self.names,
+        )
 
 
 class StandInLme:

@@ -1,4 +1,5 @@
 """hlmlab.graphics._axes: the smoother and draw_ellipse."""
+
 from __future__ import annotations
 
 import matplotlib

@@ -1,4 +1,5 @@
 """hlmlab.graphics.betaplots: confidence plots and beta space."""
+
 from __future__ import annotations
 
 import matplotlib

@@ -1,4 +1,5 @@
 """hlmlab.graphics.betaspace: the four methods on hs, against the notes' numbers."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """hlmlab.graphics.data: quantile plots, trellis and panels."""
+
 from __future__ import annotations
 
 import matplotlib

@@ -1,4 +1,5 @@
 """hlmlab.graphics.diagnostics: quantile, residual and influence plots."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -16,8 +17,10 @@ from hlmlab.graphics import plots  # noqa: E402
 def test_diagnostic_plots_draw_points_and_smoothers(data, lme_fit, drawn_lines):
     ax = plots.residuals_fitted(lme_fit, by="Sector")
     assert len(ax.collections) == 2 and len(drawn_lines(ax)) == 3  # two smoothers and the zero line
-    np.testing.assert_allclose(np.sort(np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])),
-                               np.sort(lme_fit.residuals(level=1).to_numpy()))
+    np.testing.assert_allclose(
+        np.sort(np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])),
+        np.sort(lme_fit.residuals(level=1).to_numpy()),
+    )
     ax = plots.scale_location(lme_fit)
     assert ax.collections[0].get_offsets()[:, 1].min() >= 0
     ax = plots.qq_residuals(lme_fit, by="Sector")

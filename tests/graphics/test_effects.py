@@ -1,4 +1,5 @@
 """hlmlab.graphics.effects: effect and gap plots."""
+
 from __future__ import annotations
 
 import matplotlib

@@ -1,4 +1,5 @@
 """hlmlab.graphics.geometry: ellipses as numbers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -236,8 +237,9 @@ def test_shadows_equal_engine_wald_intervals():
     sh = e.shadows()
     np.testing.assert_allclose(sh.loc["ses", "center"], 2.2999, atol=1e-4)
     np.testing.assert_allclose(sh.loc["ses", "upper"] - sh.loc["ses", "center"], t * 0.2582, atol=1e-3)
-    np.testing.assert_allclose(sh["upper"] - sh["center"], t * fit.se[["ses", "ses:SectorPublic"]].to_numpy(),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        sh["upper"] - sh["center"], t * fit.se[["ses", "ses:SectorPublic"]].to_numpy(), rtol=1e-10
+    )
 
 
 # --- dispersion ellipses and ellipsoids --------------------------------------
@@ -282,21 +284,25 @@ def test_shape_summary_of_a_pancake():
 
 def test_confidence_ellipse_reads_the_engine_contrast_df(hs):
     from hlmlab import lm
+
     fit = lm("mathach ~ ses * Sector", hs)
     e = geo.confidence_ellipse(fit, ["(Intercept)", "ses"])
     assert e.df == 1973
     assert e.radius == pytest.approx(np.sqrt(2 * stats.f.ppf(0.95, 2, 1973)))
     from hlmlab import wald
+
     w = wald(fit, ["ses", "ses:SectorPublic"]).estimate
     sh = geo.confidence_ellipse(fit, ["ses", "ses:SectorPublic"], kind="shadows").shadows()
     np.testing.assert_allclose(sh["lower"], w.iloc[:, 5], rtol=1e-12)
     np.testing.assert_allclose(sh["upper"], w.iloc[:, 6], rtol=1e-12)
+
 
 def test_shape_summary_treats_rounding_level_eigenvalues_as_zero():
     v = np.array([[1.0, 2.0, 0.5], [0.3, -1.0, 2.0]]).T
     G = v @ v.T  # rank 2 up to rounding
     s = geo.shape_summary(G)
     assert s["eigenvalue3"] == 0.0 and s["condition"] == np.inf
+
 
 def test_shadows_equal_engine_wald_intervals_for_an_lme_fit(hs):
     from hlmlab import lme, wald
@@ -335,8 +341,9 @@ def test_dispersion_ellipses_blup_and_error_on_hs_schools():
         V = G + S
         # the formulas
         np.testing.assert_allclose(e["BLUP"].shape, G @ np.linalg.solve(V, G), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(e["error"].shape, np.linalg.inv(np.linalg.inv(G) + np.linalg.inv(S)),
-                                   rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(
+            e["error"].shape, np.linalg.inv(np.linalg.inv(G) + np.linalg.inv(S)), rtol=1e-8, atol=1e-12
+        )
         # they add up to G
         np.testing.assert_allclose(e["BLUP"].shape + e["error"].shape, G, rtol=1e-12, atol=1e-12)
         # Var(BLUP) <= G <= V_j

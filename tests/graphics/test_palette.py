@@ -1,4 +1,5 @@
 """hlmlab.graphics.palette: the one place colours are defined."""
+
 from __future__ import annotations
 
 from hlmlab.graphics import palette as pal

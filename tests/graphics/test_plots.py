@@ -1,4 +1,5 @@
 """hlmlab.graphics.plots: the public namespace of the pictures (``hl.plots``)."""
+
 from __future__ import annotations
 
 import importlib
@@ -9,10 +10,31 @@ from hlmlab.graphics import plots
 
 #: the names the book and the labs use through hl.plots / plots.
 BOOK_NAMES = [
-    "SECTOR_COLORS", "METHOD_COLORS", "beta_space", "beta_difference", "confidence_plot", "dispersion_plot",
-    "draw_ellipse", "effect_plot", "gap_plot", "influence_plot", "lines_and_points", "panels", "qq_plot",
-    "qq_ranef", "qq_residuals", "quantile_plots", "ranef3d", "residuals_fitted", "scale_location", "scatter3d",
-    "shrinkage", "shrinkage_beta", "shrinkage_points", "trellis", "smooth",
+    "SECTOR_COLORS",
+    "METHOD_COLORS",
+    "beta_space",
+    "beta_difference",
+    "confidence_plot",
+    "dispersion_plot",
+    "draw_ellipse",
+    "effect_plot",
+    "gap_plot",
+    "influence_plot",
+    "lines_and_points",
+    "panels",
+    "qq_plot",
+    "qq_ranef",
+    "qq_residuals",
+    "quantile_plots",
+    "ranef3d",
+    "residuals_fitted",
+    "scale_location",
+    "scatter3d",
+    "shrinkage",
+    "shrinkage_beta",
+    "shrinkage_points",
+    "trellis",
+    "smooth",
 ]
 
 

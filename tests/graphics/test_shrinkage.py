@@ -1,4 +1,5 @@
 """hlmlab.graphics.shrinkage: BLUE to BLUP."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -69,16 +70,22 @@ def test_shrinkage_beta_on_the_engine_fit_uses_its_blups(hsm, scatter):
     co = fit.coef()
     sector = hsm.groupby("school")["Sector"].first().reindex(co.index)
     public = (sector == "Public").to_numpy()
-    expected = pd.DataFrame({"intercept": co["(Intercept)"] + public * co["SectorPublic"],
-                             "slope": co["ses"] + public * co["ses:SectorPublic"]})
+    expected = pd.DataFrame(
+        {
+            "intercept": co["(Intercept)"] + public * co["SectorPublic"],
+            "slope": co["ses"] + public * co["ses:SectorPublic"],
+        }
+    )
     for lev in ("Catholic", "Public"):
         got = scatter(ax, f"BLUP: {lev}")
         np.testing.assert_allclose(got, expected[(sector == lev).to_numpy()].to_numpy(), atol=1e-8)
     pop = scatter(ax, "population line (by Sector)")
     b = fit.fixef
-    np.testing.assert_allclose(pop, [[b["(Intercept)"], b["ses"]],
-                                     [b["(Intercept)"] + b["SectorPublic"], b["ses"] + b["ses:SectorPublic"]]],
-                               atol=1e-8)
+    np.testing.assert_allclose(
+        pop,
+        [[b["(Intercept)"], b["ses"]], [b["(Intercept)"] + b["SectorPublic"], b["ses"] + b["ses:SectorPublic"]]],
+        atol=1e-8,
+    )
 
 
 def test_shrinkage_beta_colours_blue_and_blup_points_by_level(data, stand_in_lme, scatter):
@@ -93,10 +100,12 @@ def test_shrinkage_beta_colours_blue_and_blup_points_by_level(data, stand_in_lme
     colours = {}
     for lev in ("Catholic", "Public"):
         groups = sector.index[sector == lev]
-        np.testing.assert_allclose(scatter(ax, f"BLUP: {lev}"),
-                                   fit.coef().loc[groups, ["(Intercept)", "x"]].to_numpy(), atol=1e-10)
-        np.testing.assert_allclose(scatter(ax, f"BLUE (OLS): {lev}"),
-                                   blue.loc[groups, ["intercept", "slope"]].to_numpy(), atol=1e-10)
+        np.testing.assert_allclose(
+            scatter(ax, f"BLUP: {lev}"), fit.coef().loc[groups, ["(Intercept)", "x"]].to_numpy(), atol=1e-10
+        )
+        np.testing.assert_allclose(
+            scatter(ax, f"BLUE (OLS): {lev}"), blue.loc[groups, ["intercept", "slope"]].to_numpy(), atol=1e-10
+        )
         c_blup = [c for c in ax.collections if c.get_label() == f"BLUP: {lev}"][0]
         c_blue = [c for c in ax.collections if c.get_label() == f"BLUE (OLS): {lev}"][0]
         colours[lev] = matplotlib.colors.to_hex(c_blup.get_facecolor()[0])
@@ -124,8 +133,11 @@ def test_shrinkage_beta_with_a_categorical_group_column(hsm, scatter):
         c = co.loc[ids_lev]
         expected = np.column_stack([c["(Intercept)"] + pub * c["SectorPublic"], c["ses"] + pub * c["ses:SectorPublic"]])
         np.testing.assert_allclose(scatter(ax, f"BLUP: {lev}"), expected, atol=1e-8)
-        np.testing.assert_allclose(scatter(ax, f"BLUE (OLS): {lev}"),
-                                   blue.loc[blue["Sector"] == lev, ["intercept", "slope"]].to_numpy(), atol=1e-10)
+        np.testing.assert_allclose(
+            scatter(ax, f"BLUE (OLS): {lev}"),
+            blue.loc[blue["Sector"] == lev, ["intercept", "slope"]].to_numpy(),
+            atol=1e-10,
+        )
 
 
 def test_shrinkage_beta_keeps_the_group_mean_of_a_contextual_variable(hsm, scatter):
@@ -142,14 +154,12 @@ def test_shrinkage_beta_keeps_the_group_mean_of_a_contextual_variable(hsm, scatt
     # the BLUP lines go through the fitted values of each school
     fitted = fit.fitted().to_numpy()
     blup = pd.DataFrame(expected, index=co.index, columns=["a", "b"]).reindex(hsm["school"])
-    np.testing.assert_allclose(blup["a"].to_numpy() + blup["b"].to_numpy() * hsm["ses"].to_numpy(), fitted,
-                               atol=1e-8)
+    np.testing.assert_allclose(blup["a"].to_numpy() + blup["b"].to_numpy() * hsm["ses"].to_numpy(), fitted, atol=1e-8)
     # population: a line per school (gamma_00 + gamma_01 xbar_j, gamma_10); here their average
     b = fit.fixef
     pop = scatter(ax, "population line")
     assert pop.shape[0] == hsm["school"].nunique()
-    np.testing.assert_allclose(np.sort(pop[:, 0]), np.sort((b["(Intercept)"] + b[cname] * xbar).to_numpy()),
-                               atol=1e-8)
+    np.testing.assert_allclose(np.sort(pop[:, 0]), np.sort((b["(Intercept)"] + b[cname] * xbar).to_numpy()), atol=1e-8)
 
 
 def test_shrinkage_beta_says_what_it_supports(hsm):

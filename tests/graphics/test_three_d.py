@@ -1,4 +1,5 @@
 """hlmlab.graphics.three_d: 3-D scatter and BLUPs."""
+
 from __future__ import annotations
 
 import matplotlib

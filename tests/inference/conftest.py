@@ -1,4 +1,5 @@
 """Shared by the tests of hlmlab.inference: a tiny stand-in fit and the Lab 1 mixed models."""
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -1,4 +1,5 @@
 """hlmlab.inference.grid: reference grids and pointwise Wald bands."""
+
 from __future__ import annotations
 
 import numpy as np

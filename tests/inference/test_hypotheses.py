@@ -1,4 +1,5 @@
 """L builders: lrows, as_L, contrast_matrix, pairwise, lgrid, ldiff."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,8 +21,11 @@ def test_gap_curve_from_a_grid(pooled):
     b = pooled.fixef
     np.testing.assert_allclose(w.estimate["Estimate"], b["SectorPublic"] + np.array(ses) * b["ses:SectorPublic"])
     V = pooled.vcov
-    var = V.loc["SectorPublic", "SectorPublic"] + 2 * np.array(ses) * V.loc["SectorPublic", "ses:SectorPublic"] \
+    var = (
+        V.loc["SectorPublic", "SectorPublic"]
+        + 2 * np.array(ses) * V.loc["SectorPublic", "ses:SectorPublic"]
         + np.array(ses) ** 2 * V.loc["ses:SectorPublic", "ses:SectorPublic"]
+    )
     np.testing.assert_allclose(w.estimate["Std.Error"], np.sqrt(var))
     assert w.num_df == 2  # five points on a line in a 2-dimensional space
 

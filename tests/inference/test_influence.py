@@ -1,4 +1,5 @@
 """Drop-one-group influence."""
+
 import numpy as np
 import pytest
 

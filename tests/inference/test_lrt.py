@@ -1,4 +1,5 @@
 """Likelihood-ratio tests of nested fits (anova) and their parametric bootstrap."""
+
 import json
 from pathlib import Path
 

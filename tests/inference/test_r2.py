@@ -1,4 +1,5 @@
 """Multilevel R²: the reduction of each variance component."""
+
 import numpy as np
 import pandas as pd
 import pytest

@@ -1,4 +1,5 @@
 """Wald tests: the notes' fixed-effects models, the machinery, Lab 1, conf_level and ddf names."""
+
 import json
 from pathlib import Path
 

@@ -16,6 +16,7 @@ Run from the repository root:
     python tests/lme_stress/make_cases.py
     Rscript tests/lme_stress/fit_lme4.R
 """
+
 from pathlib import Path
 
 import numpy as np

@@ -1,6 +1,5 @@
 """LmeFit: the contract's attributes, BLUPs, coefficients, DF dispatch, simulate and refit."""
 
-
 import numpy as np
 import pytest
 
@@ -68,7 +67,9 @@ def test_oneway_blups_of_all_schools_match_nlme(oneway, ref_case):
 def test_simulated_responses_have_the_fitted_variance_components(oneway):
     Y = oneway.simulate(400, seed=11)
     codes = oneway.levels[0].codes
-    resid_within = Y - np.stack([np.bincount(codes, weights=Y[:, k]) / np.bincount(codes) for k in range(Y.shape[1])], 1)[codes]
+    resid_within = (
+        Y - np.stack([np.bincount(codes, weights=Y[:, k]) / np.bincount(codes) for k in range(Y.shape[1])], 1)[codes]
+    )
     n, J = len(codes), oneway.ngroups["school"]
     s2_within = (resid_within**2).sum(axis=0) / (n - J)
     assert np.mean(s2_within) == pytest.approx(oneway.sigma**2, rel=0.01)

@@ -1,6 +1,5 @@
 """nlme-style intervals: the notes' numbers, nlme's, and refusal at singular fits."""
 
-
 import numpy as np
 import pytest
 
@@ -9,6 +8,7 @@ import hlmlab as hl
 
 def _values(x):
     return list(x.values()) if isinstance(x, dict) else list(x)
+
 
 def test_oneway_intervals_match_the_notes(oneway):
     iv = oneway.intervals()
@@ -22,7 +22,9 @@ def test_oneway_intervals_match_the_notes(oneway):
     assert sd["upper"] == pytest.approx(3.6333, rel=5e-4)
 
 
-@pytest.mark.parametrize("name", ["hs_oneway_reml", "hs1_fitc_reml", "sleepstudy_reml", "orthodont_reml", "ergostool_reml"])
+@pytest.mark.parametrize(
+    "name", ["hs_oneway_reml", "hs1_fitc_reml", "sleepstudy_reml", "orthodont_reml", "ergostool_reml"]
+)
 def test_nlme_df_and_intervals_match(name, r_fits, ref_case):
     c = ref_case(name)["nlme"]
     fit = r_fits(name)

@@ -1,4 +1,5 @@
 """hlmlab.lmm.lines: each group's BLUP and population line in x from a mixed fit."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,11 @@ def test_group_lines_are_the_groups_coefficients_in_x(fit, hsm):
     # each BLUP line goes through the group's fitted values
     rows = used_data(fit)
     line = blup.reindex(rows["school"])
-    np.testing.assert_allclose(line["intercept"].to_numpy() + line["slope"].to_numpy() * rows["ses"].to_numpy(),
-                               fit.fitted().to_numpy(), atol=1e-8)
+    np.testing.assert_allclose(
+        line["intercept"].to_numpy() + line["slope"].to_numpy() * rows["ses"].to_numpy(),
+        fit.fitted().to_numpy(),
+        atol=1e-8,
+    )
 
 
 def test_lines_say_what_they_support(hsm):

@@ -27,7 +27,12 @@ def test_oneway_anova_matches_the_notes(oneway):
 
 @pytest.mark.parametrize(
     "school, blup, line",
-    [(5762, -7.306514, 5.298161), (2639, -5.360177, 7.244499), (8854, -7.248462, 5.356214), (9586, 2.084855, 14.689530)],
+    [
+        (5762, -7.306514, 5.298161),
+        (2639, -5.360177, 7.244499),
+        (8854, -7.248462, 5.356214),
+        (9586, 2.084855, 14.689530),
+    ],
 )
 def test_oneway_blups_and_school_lines(oneway, school, blup, line):
     assert oneway.ranef().loc[school, "(Intercept)"] == pytest.approx(blup, abs=5e-6)
@@ -82,7 +87,13 @@ def test_lab1_compositional_effect_and_sector_gaps(fitc):
     comp = np.array([0, 1, 0, 1, 0.0])
     assert comp @ fitc.fixef == pytest.approx(4.607932, abs=5e-5)
     assert np.sqrt(comp @ V @ comp) == pytest.approx(0.592568, abs=5e-6)
-    gaps = [(-2, -4.5106, 0.7010), (-1, -3.1446, 0.5097), (0, -1.7785, 0.4636), (1, -0.4125, 0.5975), (2, 0.9536, 0.8282)]
+    gaps = [
+        (-2, -4.5106, 0.7010),
+        (-1, -3.1446, 0.5097),
+        (0, -1.7785, 0.4636),
+        (1, -0.4125, 0.5975),
+        (2, 0.9536, 0.8282),
+    ]
     for ses, est, se in gaps:
         L = np.array([0, 0, 1, 0, ses], dtype=float)
         assert L @ fitc.fixef == pytest.approx(est, abs=1e-4)
@@ -168,7 +179,11 @@ def test_bad_input_is_reported_clearly(hsm):
     with pytest.raises(ValueError, match="not numeric"):
         hl.lme("Sex ~ ses", hsm, "~ 1 | school")
     with pytest.raises(ValueError, match=r"aliased"):
-        hl.lme("mathach ~ ses + Sector + cvar(Sector, school)", hsm.assign(Sector=(hsm["Sector"] == "Public") * 1.0), "~ 1 | school")
+        hl.lme(
+            "mathach ~ ses + Sector + cvar(Sector, school)",
+            hsm.assign(Sector=(hsm["Sector"] == "Public") * 1.0),
+            "~ 1 | school",
+        )
     h = hsm.assign(school=hsm["school"].astype(float))
     h.loc[5, "school"] = np.nan
     with pytest.raises(ValueError, match="grouping factor 'school' has 1 missing"):

@@ -1,6 +1,5 @@
 """The variance parameters handed to the DF methods."""
 
-
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Semantics of the multilevel data tools, and the notes' tables."""
+
 import numpy as np
 import pandas as pd
 import pytest

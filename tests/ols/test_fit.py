@@ -1,4 +1,5 @@
 """lm: the notes' OLS numbers, R's values, leave-one-out identities, the fitted-model contract."""
+
 import json
 from pathlib import Path
 
@@ -84,8 +85,9 @@ def test_influence_equals_leave_one_out_refits(hsm, pooled, i):
 # prediction, contract, invariances
 # ---------------------------------------------------------------------------
 def test_predict_with_se_and_intervals(pooled):
-    grid = pd.DataFrame({"ses": [-1.0, 0.0, 1.0],
-                         "Sector": pd.Categorical(["Public"] * 3, categories=["Catholic", "Public"])})
+    grid = pd.DataFrame(
+        {"ses": [-1.0, 0.0, 1.0], "Sector": pd.Categorical(["Public"] * 3, categories=["Catholic", "Public"])}
+    )
     pr = pooled.predict(grid, se=True, interval="confidence")
     b = pooled.fixef
     np.testing.assert_allclose(pr["fit"], b.iloc[0] + b.iloc[2] + grid["ses"] * (b.iloc[1] + b.iloc[3]))

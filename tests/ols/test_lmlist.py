@@ -1,4 +1,5 @@
 """lmlist and group_coefficients: the one per-group OLS."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,17 +23,19 @@ def _group_ols_before(data, x, y, group, by=None):
     syy = (dy * dy).groupby(d[group], observed=True).sum()
     ok = (n >= 2) & (sxx > 1e-12 * (1 + xbar**2))
     slope = (sxy / sxx).where(ok)
-    out = pd.DataFrame({
-        "n": n,
-        "intercept": (ybar - slope * xbar).where(ok),
-        "slope": slope,
-        "rss": (syy - slope * sxy).where(ok),
-        "xtxi00": (1 / n + xbar**2 / sxx).where(ok),
-        "xtxi01": (-xbar / sxx).where(ok),
-        "xtxi11": (1 / sxx).where(ok),
-        "xbar": xbar,
-        "ybar": ybar,
-    })
+    out = pd.DataFrame(
+        {
+            "n": n,
+            "intercept": (ybar - slope * xbar).where(ok),
+            "slope": slope,
+            "rss": (syy - slope * sxy).where(ok),
+            "xtxi00": (1 / n + xbar**2 / sxx).where(ok),
+            "xtxi01": (-xbar / sxx).where(ok),
+            "xtxi11": (1 / sxx).where(ok),
+            "xbar": xbar,
+            "ybar": ybar,
+        }
+    )
     if by is not None:
         out[by] = g[by].first()
     out.index.name = group
@@ -64,11 +67,13 @@ def test_lmlist_equals_lm_within_one_group(hsm):
 
 
 def test_lmlist_gives_nan_where_a_group_cannot_be_fitted():
-    df = pd.DataFrame({
-        "g": ["a"] * 5 + ["b"] * 3 + ["c"],
-        "x": [1.0, 2, 3, 4, 5, 2, 2, 2, 7],
-        "y": [1.0, 3, 2, 5, 4, 1, 2, 3, 9],
-    })
+    df = pd.DataFrame(
+        {
+            "g": ["a"] * 5 + ["b"] * 3 + ["c"],
+            "x": [1.0, 2, 3, 4, 5, 2, 2, 2, 7],
+            "y": [1.0, 3, 2, 5, 4, 1, 2, 3, 9],
+        }
+    )
     ll = lmlist("y ~ x", df, "g")
     assert np.isfinite(ll.coef.loc["a"]).all()
     assert ll.coef.loc["b", "(Intercept)"] == pytest.approx(2.0) and np.isnan(ll.coef.loc["b", "x"])
@@ -116,8 +121,14 @@ def test_group_coefficients_accept_a_categorical_group_column():
 
 
 def test_group_coefficients_match_polyfit_and_flag_degenerate_groups():
-    df = pd.DataFrame({"g": [1, 1, 1, 2, 2, 3], "x": [0, 1, 2, 5, 5, 1], "y": [1, 3, 5.5, 2, 4, 7],
-                       "s": ["a", "a", "a", "b", "b", "b"]})
+    df = pd.DataFrame(
+        {
+            "g": [1, 1, 1, 2, 2, 3],
+            "x": [0, 1, 2, 5, 5, 1],
+            "y": [1, 3, 5.5, 2, 4, 7],
+            "s": ["a", "a", "a", "b", "b", "b"],
+        }
+    )
     c = group_coefficients(df, "x", "y", "g", by="s")
     pd.testing.assert_frame_equal(c, _group_ols_before(df, "x", "y", "g", by="s"), check_exact=False, rtol=1e-10)
     np.testing.assert_allclose(c.loc[1, ["slope", "intercept"]], np.polyfit([0, 1, 2], [1, 3, 5.5], 1))

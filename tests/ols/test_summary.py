@@ -1,4 +1,5 @@
 """How an lm fit prints: R's summary.lm as text, the tables as HTML."""
+
 import hlmlab as hl
 from hlmlab.contract import Summary
 from hlmlab.ols.summary import OlsSummary, coefficient_table

@@ -1,9 +1,6 @@
 """Single-threaded BLAS inside the optimisation loop."""
 
 
-
-
-
 def test_single_threaded_blas_restores_the_thread_count():
     from hlmlab._blas import _controls, single_threaded_blas
 

@@ -1,4 +1,5 @@
 """hlmlab.teaching.simulation: the notes' simulated example."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """hlmlab.teaching.widgets: the simulation as an interactive figure."""
+
 import matplotlib.pyplot as plt
 
 from hlmlab.teaching.simulation import simulate_schools
