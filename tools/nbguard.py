@@ -66,6 +66,10 @@ class Progress:
 
 
 PROGRESS = Progress()
+
+
+class NotebookError(RuntimeError):
+    """A notebook cell failed or timed out; the message names the notebook, the cell and nbclient's error."""
 _watchdog_started = False
 
 
@@ -142,8 +146,9 @@ def start_watchdog(cell_timeout: int = CELL_TIMEOUT, grace: int = GRACE) -> None
 def execute(path: str | Path, inplace: bool = False, cell_timeout: int = CELL_TIMEOUT) -> float:
     """Execute one notebook under the guard; return its run time in seconds.
 
-    Raises nbclient's ``CellTimeoutError`` or ``CellExecutionError`` (whose
-    message shows the cell) and adds the notebook's name to it.
+    Raises :class:`NotebookError` naming the notebook and the cell, with
+    nbclient's ``CellTimeoutError`` or ``CellExecutionError`` (and the cell's
+    source and traceback) in its message.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -157,7 +162,7 @@ def execute(path: str | Path, inplace: bool = False, cell_timeout: int = CELL_TI
     try:
         client.execute()
     except Exception as err:
-        raise type(err)(f"{PROGRESS.describe()}: {err}") from err
+        raise NotebookError(f"{PROGRESS.describe()}: {type(err).__name__}: {err}") from err
     finally:
         PROGRESS.busy = False
     elapsed = time.perf_counter() - t0
