@@ -31,8 +31,8 @@ def smooth(x: Any, y: Any, frac: float = 0.75, n: int = 50) -> tuple[np.ndarray,
     r"""Local-linear smoother with a tricube kernel (a LOWESS without robustness steps).
 
     At each of ``n`` grid points x0 between min(x) and max(x), fit y = a + b (x - x0)
-    by weighted least squares with weights w_i = (1 - (|x_i - x0| / h)³)³ for
-    |x_i - x0| < h, where h is the distance to the ceil(frac · n_obs)-th
+    by weighted least squares with weights w_i = (1 - (abs(x_i - x0) / h)³)³ for
+    abs(x_i - x0) < h, where h is the distance to the ceil(frac · n_obs)-th
     nearest x_i; the smooth value is a.
 
     Returns

@@ -120,7 +120,7 @@ def residuals_fitted(
 def scale_location(
     fit: Any, level: int | None = None, by: str | None = None, frac: float = 0.5, ax: plt.Axes | None = None
 ) -> plt.Axes:
-    r"""sqrt(|standardized residual|) against fitted values, with a smoother per level of ``by``.
+    r"""sqrt(abs(standardized residual)) against fitted values, with a smoother per level of ``by``.
 
     A flat smoother means constant residual spread; rising means the
     spread grows with the fitted value; separate smoothers show whether
@@ -165,7 +165,7 @@ def influence_plot(result: Any, top: int = 3, ax: plt.Axes | None = None) -> plt
     ``result`` is an ``inference.dropone`` result (its ``changes``:
     (beta_(-g) − beta) / SE(beta)) or such a DataFrame (rows: groups,
     columns: coefficients). One column of points per coefficient; the
-    ``top`` groups with the largest |change| in each are labelled.
+    ``top`` groups with the largest absolute change in each are labelled.
     """
     ch = getattr(result, "changes", result)
     if not isinstance(ch, pd.DataFrame):

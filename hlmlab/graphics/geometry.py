@@ -77,7 +77,7 @@ __all__ = [
 # points on an ellipse
 # ---------------------------------------------------------------------------
 def ellipse(center: Any, shape: Any, radius: Any = 1, n: int = 100) -> np.ndarray:
-    r"""Points on the ellipse {c + r A u : |u| = 1}, A A' = shape.
+    r"""Points on the ellipse {c + r A u : ``|u|`` = 1}, A A' = shape.
 
     With u_k = (cos t_k, sin t_k), t_k = 2 pi k / (n - 1), k = 0, ..., n - 1
     (the first and last points coincide, so the curve closes), the points are
@@ -445,7 +445,7 @@ def _psd(s: np.ndarray) -> np.ndarray:
 # 3-D ellipsoids
 # ---------------------------------------------------------------------------
 def ellipsoid(center: Any, shape: Any, radius: float = 1.0, n: int = 30) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    r"""Surface of the ellipsoid {c + r A u : |u| = 1} in 3-D, A = U D^{1/2}.
+    r"""Surface of the ellipsoid {c + r A u : ``|u|`` = 1} in 3-D, A = U D^{1/2}.
 
     Returns three (n, n) meshes X, Y, Z (for ``Axes3D.plot_surface`` or
     ``plot_wireframe``), from u on a latitude–longitude grid of the unit

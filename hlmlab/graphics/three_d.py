@@ -40,7 +40,7 @@ def scatter3d(
     r"""3-D scatter of three columns, coloured by ``hue``, optionally with an ellipsoid.
 
     With ``shape`` (a 3 × 3 PSD matrix, e.g. G), the wireframe of the
-    ellipsoid {c + r A u : |u| = 1}, A A' = shape, centred at ``center``
+    ellipsoid {c + r A u : ``|u|`` = 1}, A A' = shape, centred at ``center``
     (default the origin); a flat ellipsoid means a nearly singular shape
     (see :func:`hlmlab.geometry.shape_summary`).
 

@@ -121,8 +121,8 @@ def _anova_f(fits: list, labels: list[str]) -> AnovaTable:
 def anova(*fits, names: list[str] | None = None, test: str | None = None) -> AnovaTable:
     """Likelihood-ratio tests of nested fits, in the order given.
 
-    For consecutive fits i-1 and i: L.Ratio = 2 |logLik_i - logLik_{i-1}|
-    on |k_i - k_{i-1}| DF (k = parameters counted by logLik), with a
+    For consecutive fits i-1 and i: L.Ratio = 2 abs(logLik_i - logLik_{i-1})
+    on abs(k_i - k_{i-1}) DF (k = parameters counted by logLik), with a
     chi-square p-value. All fits must use the same rows; REML fits must
     share their fixed part (otherwise refit with ML). With only ``lm`` fits
     (or ``test="F"``), R's F test of nested linear models instead.
