@@ -14,9 +14,9 @@ from sphinx.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-import check_site
-import site_settings
-import student_copies
+import check_site  # noqa: E402 (the tools are scripts, not a package)
+import site_settings  # noqa: E402
+import student_copies  # noqa: E402
 
 EXERCISE_CELL = """Some text before.
 
@@ -53,11 +53,7 @@ def test_strip_solutions_keeps_the_exercise_and_cuts_the_solution_with_its_inner
     assert "{exercise} The pooled gap" in out.text
     assert "Estimate the gap" in out.text
     assert "Some text before." in out.text and "Text after." in out.text
-    assert (
-        "solution" not in out.text
-        and "hl.wald" not in out.text
-        and "glue" not in out.text
-    )
+    assert "solution" not in out.text and "hl.wald" not in out.text and "glue" not in out.text
     assert [(e.label, e.title) for e in out.exercises] == [("ex-gap", "The pooled gap")]
     assert len(out.solutions) == 1
 
@@ -91,9 +87,7 @@ def test_student_copy_removes_solution_cells_and_adds_an_answer_cell():
     assert not any("Solution" in s or "ex_gap" in s or s == "z = 3" for s in sources)
     assert "secret output" not in nbformat.writes(copy)
     answer = copy.cells[-1]
-    assert answer.cell_type == "code" and answer.source.startswith(
-        "# Your answer to exercise The pooled gap"
-    )
+    assert answer.cell_type == "code" and answer.source.startswith("# Your answer to exercise The pooled gap")
     assert answer.metadata["tags"] == ["answer"] and answer["id"] == "answer-ex-gap"
     nbformat.validate(copy)
 
@@ -151,14 +145,9 @@ def test_a_repository_turns_on_binder_and_a_hub_only_when_named():
     assert opts["use_repository_button"] is True
     assert opts["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
     assert "jupyterhub_url" not in opts["launch_buttons"]
-    cfg = config(
-        "https://github.com/someone/course", jupyterhub_url="https://hub.example.edu"
-    )
+    cfg = config("https://github.com/someone/course", jupyterhub_url="https://hub.example.edu")
     site_settings.apply_repository_setting(None, cfg)
-    assert (
-        cfg.html_theme_options["launch_buttons"]["jupyterhub_url"]
-        == "https://hub.example.edu"
-    )
+    assert cfg.html_theme_options["launch_buttons"]["jupyterhub_url"] == "https://hub.example.edu"
 
 
 def test_widget_scripts_from_a_cdn_are_refused():
@@ -181,17 +170,13 @@ def test_the_shipped_configuration_is_offline_and_has_no_repository_yet():
 
 
 def test_redirect_pages_and_local_links_are_understood(tmp_path):
-    (tmp_path / "index.html").write_text(
-        '<meta http-equiv="Refresh" content="0; url=book/intro.html" />'
-    )
+    (tmp_path / "index.html").write_text('<meta http-equiv="Refresh" content="0; url=book/intro.html" />')
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "intro.html").write_text("<html>" + "x" * 3000 + "</html>")
     assert check_site.redirect_of(tmp_path / "index.html") == "book/intro.html"
     assert check_site.redirect_of(tmp_path / "book" / "intro.html") is None
     base = "http://127.0.0.1:8000/"
-    target, fragment = check_site.local_target(
-        tmp_path, base, base + "book/intro.html#what%20is"
-    )
+    target, fragment = check_site.local_target(tmp_path, base, base + "book/intro.html#what%20is")
     assert target == tmp_path / "book" / "intro.html" and fragment == "what%20is"
     assert check_site.local_target(tmp_path, base, "https://example.org/x.html") == (
         None,

@@ -48,9 +48,7 @@ def apply_repository_setting(app: Sphinx, config: Config) -> None:
         opts["repository_url"] = url.rstrip("/")
         opts["use_repository_button"] = True
         # Keep only the launch services that are filled in; no Thebe.
-        opts["launch_buttons"] = {
-            k: v for k, v in launch.items() if k not in LAUNCH_KEYS or (v or "").strip()
-        }
+        opts["launch_buttons"] = {k: v for k, v in launch.items() if k not in LAUNCH_KEYS or (v or "").strip()}
         opts["launch_buttons"]["thebe"] = False
     # An explicit colour mode: without one the theme's script logs
     # "Got invalid theme mode" as a console error on a reader's first visit.
@@ -173,9 +171,7 @@ def dedupe_scripts(app: Sphinx, pagename, templatename, context, doctree) -> Non
     context["script_files"] = unique
 
 
-def mathjax_only_where_needed(
-    app: Sphinx, pagename, templatename, context, doctree
-) -> None:
+def mathjax_only_where_needed(app: Sphinx, pagename, templatename, context, doctree) -> None:
     """Load MathJax only on pages that have mathematics.
 
     myst-nb asks Sphinx to load MathJax on every page (a notebook's outputs
@@ -186,19 +182,13 @@ def mathjax_only_where_needed(
     if doctree is not None:
         if str(app.env.doc2path(pagename)).endswith(".ipynb"):
             return
-        if any(
-            True
-            for _ in doctree.findall(
-                lambda n: isinstance(n, (nodes.math, nodes.math_block))
-            )
-        ):
+        if any(True for _ in doctree.findall(lambda n: isinstance(n, (nodes.math, nodes.math_block)))):
             return
     context["script_files"] = [
         js
         for js in context.get("script_files", [])
         if "mathjax" not in str(getattr(js, "filename", "") or "")
-        and "window.MathJax"
-        not in str((getattr(js, "attributes", {}) or {}).get("body", ""))
+        and "window.MathJax" not in str((getattr(js, "attributes", {}) or {}).get("body", ""))
     ]
 
 

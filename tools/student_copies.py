@@ -34,12 +34,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
-FENCE_OPEN = re.compile(
-    r"^\s*(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}\s*(?P<arg>.*)$"
-)
-GLUE_REF = re.compile(
-    r"\{glue(?::\w+)?\}`(?P<name>[^`]+)`|\{glue(?::\w+)?\}\s+(?P<block>[\w.-]+)"
-)
+FENCE_OPEN = re.compile(r"^\s*(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}\s*(?P<arg>.*)$")
+GLUE_REF = re.compile(r"\{glue(?::\w+)?\}`(?P<name>[^`]+)`|\{glue(?::\w+)?\}\s+(?P<block>[\w.-]+)")
 GLUE_CALL = re.compile(r"""\bglue\(\s*["'](?P<name>[^"']+)["']""")
 SOLUTION_COMMENT = re.compile(r"^\s*#\s*solution\b", re.IGNORECASE)
 ANSWER_TAG = "answer"
@@ -83,11 +79,7 @@ def strip_solutions(markdown: str) -> Stripped:
         block = lines[i : j + 1]
         if name in ("exercise", "exercise-start"):
             label = next(
-                (
-                    ln.split(":label:", 1)[1].strip()
-                    for ln in block[1:]
-                    if ln.strip().startswith(":label:")
-                ),
+                (ln.split(":label:", 1)[1].strip() for ln in block[1:] if ln.strip().startswith(":label:")),
                 "",
             )
             result.exercises.append(Exercise(label, m["arg"].strip()))
@@ -137,14 +129,8 @@ def is_solution_cell(cell, solution_only_names: set[str]) -> bool:
 
 def student_copy(nb) -> tuple[object, dict]:
     """Return the student copy of a notebook and a summary of what changed."""
-    stripped = {
-        i: strip_solutions(c.source)
-        for i, c in enumerate(nb.cells)
-        if c.cell_type == "markdown"
-    }
-    in_solutions = set().union(
-        *(glue_refs(s) for st in stripped.values() for s in st.solutions)
-    )
+    stripped = {i: strip_solutions(c.source) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"}
+    in_solutions = set().union(*(glue_refs(s) for st in stripped.values() for s in st.solutions))
     in_text = set().union(*(glue_refs(st.text) for st in stripped.values()))
     solution_only = in_solutions - in_text
 
@@ -161,33 +147,19 @@ def student_copy(nb) -> tuple[object, dict]:
             cell.source = st.text
             cells.append(cell)
         for ex in st.exercises:
-            name = (
-                f"{ex.title} ({ex.label})"
-                if ex.title and ex.label
-                else ex.title or ex.label
-            )
-            answer = nbformat.v4.new_code_cell(
-                f"# Your answer to exercise {name}\n", metadata={"tags": [ANSWER_TAG]}
-            )
+            name = f"{ex.title} ({ex.label})" if ex.title and ex.label else ex.title or ex.label
+            answer = nbformat.v4.new_code_cell(f"# Your answer to exercise {name}\n", metadata={"tags": [ANSWER_TAG]})
             # a stable id, so that a new copy differs from the old one only where the book did
-            answer["id"] = re.sub(
-                r"[^A-Za-z0-9_-]", "-", f"answer-{ex.label or placeholders}"
-            )[:64]
+            answer["id"] = re.sub(r"[^A-Za-z0-9_-]", "-", f"answer-{ex.label or placeholders}")[:64]
             cells.append(answer)
             placeholders += 1
 
     kept_code = "\n".join(c.source for c in cells if c.cell_type == "code")
     defined = set(GLUE_CALL.findall(kept_code))
-    all_defined = set(
-        GLUE_CALL.findall(
-            "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-        )
-    )
+    all_defined = set(GLUE_CALL.findall("\n".join(c.source for c in nb.cells if c.cell_type == "code")))
     dangling = (in_text & all_defined) - defined
     if dangling:
-        raise ValueError(
-            f"the text uses glued results of removed solution cells: {sorted(dangling)}"
-        )
+        raise ValueError(f"the text uses glued results of removed solution cells: {sorted(dangling)}")
     n_solutions = sum(len(st.solutions) for st in stripped.values())
     nb.cells = cells
     nbformat.validator.normalize(nb)
@@ -240,9 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(copy, target)
         info = ", ".join(f"{v} {k}" for k, v in summary.items())
-        print(
-            f"{target.relative_to(args.out.parent.parent) if args.out.is_relative_to(ROOT) else target}: {info}"
-        )
+        print(f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}: {info}")
     return 0
 
 
