@@ -182,3 +182,12 @@ def test_redirect_pages_and_local_links_are_understood(tmp_path):
         None,
         "",
     )
+
+
+def test_files_a_notebook_opens_by_a_relative_path_go_with_the_copy(tmp_path):
+    (tmp_path / "labs").mkdir()
+    (tmp_path / "tests" / "reference").mkdir(parents=True)
+    (tmp_path / "tests" / "reference" / "r.json").write_text("{}")
+    nb = notebook(nbformat.v4.new_code_cell('with open("../tests/reference/r.json") as f:\n    pass\nx = "a/b"'))
+    found = student_copies.data_files(tmp_path / "labs" / "lab.ipynb", nb, root=tmp_path)
+    assert found == [(tmp_path / "tests" / "reference" / "r.json").resolve()]

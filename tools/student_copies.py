@@ -14,7 +14,9 @@ dist/student/book/x.ipynb. In each copy
 * solution cells are removed with their outputs: code cells tagged
   ``solution``, code cells whose first line is a ``# Solution`` comment, and
   code cells that glue only results shown inside solutions;
-* everything else is left as it is.
+* everything else is left as it is, and the files of the repository that
+  the code opens by a relative path (``../tests/reference/...``) are copied
+  to the same place beside the copies.
 
 The copy must not use anything a removed cell computed: a glue reference
 left in the text to a name only a removed cell defined is an error here, and
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,6 +173,26 @@ def student_copy(nb) -> tuple[object, dict]:
     }
 
 
+STRING = re.compile(r"""(?P<q>["'])(?P<path>[^"'\n]+?)(?P=q)""")
+
+
+def data_files(path: Path, nb, root: Path = ROOT) -> list[Path]:
+    """Files of the repository that the notebook's code opens by a relative path.
+
+    A copy keeps its place in the tree (dist/student/labs/x.ipynb), so such a
+    file is copied to the same place relative to the copy.
+    """
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for m in STRING.finditer(cell.source):
+            candidate = (path.parent / m["path"]).resolve()
+            if "/" in m["path"] and candidate.is_file() and candidate.is_relative_to(root):
+                found.append(candidate)
+    return sorted(set(found))
+
+
 def toc_notebooks(root: Path = ROOT) -> list[Path]:
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     files: list[str] = []
@@ -210,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         target = args.out / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
+        for data in data_files(path, copy):
+            (args.out / data.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(data, args.out / data.relative_to(ROOT))
         nbformat.write(copy, target)
         info = ", ".join(f"{v} {k}" for k, v in summary.items())
         print(f"{target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}: {info}")
