@@ -75,6 +75,7 @@ stress: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_lme.py
+	$(BIN)/python benchmarks/bench_refits.py
 
 data-check: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[data]"

@@ -29,6 +29,7 @@ from hlmlab._format import caller_name
 from hlmlab.contract import ContrastDF, check_conf_level
 from hlmlab.ddf import method_name
 from hlmlab.ddf._lmatrix import as_array
+from hlmlab.exceptions import DroppedRowsWarning, warn
 from hlmlab.formula.fixed import fixed_design
 from hlmlab.ols.summary import OlsSummary
 
@@ -56,14 +57,23 @@ class OlsCore:
 
 
 def ols_matrices(X: np.ndarray, y: np.ndarray) -> OlsCore:
-    """Least squares of ``y`` on a full-rank ``X`` by QR (see :class:`OlsCore`)."""
+    """Least squares of ``y`` on a full-rank ``X`` by QR (see :class:`OlsCore`).
+
+    When X's first column is the intercept, y is centred first and its mean
+    added back to the intercept, so residuals keep their digits whatever y's offset.
+    """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     n, p = X.shape
+    # with an intercept, fit y - mean(y) (only the intercept changes): a large
+    # offset in y (y + 1e9, timestamps) then costs no digits in the residuals
+    shift = float(y.mean()) if p and n and np.all(X[:, 0] == 1.0) else 0.0
     Q, R = np.linalg.qr(X, mode="reduced")
-    beta = linalg.solve_triangular(R, Q.T @ y) if p else np.zeros(0)
-    fitted = X @ beta
-    resid = y - fitted
+    beta = linalg.solve_triangular(R, Q.T @ (y - shift)) if p else np.zeros(0)
+    resid = (y - shift) - X @ beta
+    if p:
+        beta[0] += shift
+    fitted = y - resid
     rinv = linalg.solve_triangular(R, np.eye(p)) if p else np.zeros((0, 0))
     return OlsCore(
         beta=beta,
@@ -416,4 +426,12 @@ def lm(formula: str, data: pd.DataFrame, data_name: str | None = None) -> OlsFit
     if not isinstance(data, pd.DataFrame):
         raise TypeError("data must be a pandas DataFrame")
     name = data_name or caller_name(data)
-    return OlsFit(formula, data, _build_design(formula, data), name)
+    design = _build_design(formula, data)
+    dropped = int(getattr(design, "n_dropped", 0))
+    if dropped:
+        warn(
+            f"{dropped} row(s) with missing values in a variable of the model were left out of the fit "
+            f"({design.n} used)",
+            DroppedRowsWarning,
+        )
+    return OlsFit(formula, data, design, name)

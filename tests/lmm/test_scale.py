@@ -86,3 +86,22 @@ def test_the_singular_flag_does_not_depend_on_units(ref_data):
     sim = pd.DataFrame({"y": y, "x": x, "g": g})
     flags = {c: hl.lme("y ~ x", sim.assign(x=x * c), "~ 1 + x | g").singular for c in (1e-6, 1.0, 1e6)}
     assert flags == {1e-6: True, 1.0: True, 1e6: True}
+
+
+def test_ols_is_exact_at_any_scale_too(hsm):
+    ref = hl.lm("mathach ~ ses * Sector", hsm)
+    t_ref = ref.fixef / ref.se
+    for offset, c in ((1e9, 1.0), (0.0, 1e9), (0.0, 1e-9)):
+        fit = hl.lm("mathach ~ ses * Sector", hsm.assign(mathach=hsm["mathach"] + offset, ses=hsm["ses"] * c))
+        t = fit.fixef / fit.se
+        np.testing.assert_allclose(t.iloc[1:], t_ref.iloc[1:], atol=1e-6)
+        assert fit.sigma == pytest.approx(ref.sigma, rel=1e-8)
+
+
+def test_dropped_rows_are_a_warning_for_lm_and_lme(hsm):
+    holes = hsm.copy()
+    holes.loc[[3, 7], "ses"] = np.nan
+    with pytest.warns(hl.DroppedRowsWarning, match="2 row"):
+        hl.lm("mathach ~ ses", holes)
+    with pytest.warns(hl.DroppedRowsWarning, match="2 row"):
+        hl.lme("mathach ~ ses", holes, "~ 1 | school")

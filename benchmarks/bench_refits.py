@@ -1,0 +1,68 @@
+"""Refits for simulation, and a fresh fit, timed against a peer in the same run.
+
+Measures, on the course's ``hs`` data (the notes' boundary test of a random
+slope: ``mathach ~ ses * Sector`` with random intercept against random
+intercept and slope, REML):
+
+* ``simulate_lrt`` with ``--nsim`` simulations (each one refits both models to
+  a new response on the same design);
+* one fresh ``hl.lme`` fit of the larger model, best of ``--repeats``, against
+  the Rust-backed ``mixedlm`` package's fit of the same model when it is
+  installed (``pip install ".[bench]"``).
+
+Run by hand (``make bench`` runs it after ``bench_lme.py``); prints the times
+and their ratio. The machine's load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import hlmlab as hl
+
+FIXED, SMALL, LARGE = "mathach ~ ses * Sector", "~ 1 | school", "~ 1 + ses | school"
+
+
+def best_of(fun, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fun()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nsim", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args()
+    hs = hl.load_data("hs")
+    warnings.simplefilter("ignore")
+    fit0 = hl.lme(FIXED, hs, SMALL)
+    fit1 = hl.lme(FIXED, hs, LARGE)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    t0 = time.perf_counter()
+    sim = hl.simulate_lrt(fit0, fit1, nsim=args.nsim, seed=1, progress=False)
+    t_sim = time.perf_counter() - t0
+    print(
+        f"simulate_lrt, {args.nsim} simulations: {t_sim:.1f} s ({1e3 * t_sim / args.nsim:.1f} ms each); "
+        f"empirical p {sim.p_empirical:.3f} (SE {sim.se_empirical:.3f}), nominal {sim.p_nominal:.3f}"
+    )
+    t_fit = best_of(lambda: hl.lme(FIXED, hs, LARGE), args.repeats)
+    print(f"hl.lme fresh fit of the larger model: {1e3 * t_fit:.1f} ms (best of {args.repeats})")
+    try:
+        import mixedlm
+    except ImportError:
+        print("mixedlm is not installed (pip install '.[bench]'): no peer timing")
+        return
+    df = hs[["mathach", "ses", "Sector", "school"]].copy()
+    t_peer = best_of(lambda: mixedlm.lmer("mathach ~ ses * Sector + (1 + ses | school)", df, REML=True), args.repeats)
+    print(f"mixedlm.lmer of the same model: {1e3 * t_peer:.1f} ms; hlmlab / mixedlm = {t_fit / t_peer:.2f}")
+
+
+if __name__ == "__main__":
+    main()
