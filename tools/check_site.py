@@ -17,8 +17,10 @@ another host is blocked and reported. A page fails the check on
 * a link to a page (or an anchor in a page) that does not exist, or a
   "download" link to a page's source that does not give a valid file;
 * any request to a host other than 127.0.0.1 (the site must be offline-complete);
-* more than 5 MB (5 MiB, uncompressed) loaded for the page, or, for the
-  home page, a load slower than 1 s (best of up to fifteen first visits).
+* more than 5 MB (MiB) transferred for the page on a first visit, text files
+  gzip-compressed as any web host sends them (the uncompressed size is
+  printed beside it in brackets), or, for the home page, a load slower than
+  1 s (median of five loads with the cache off).
 
 Screenshots of the home page, one chapter and one lab are written for a
 person to look at. The exit status is 0 when every page passes.
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gzip
 import http.server
 import json
 import os
@@ -42,7 +45,9 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-MAX_PAGE_BYTES = 5 * 2**20  # 5 MB (MiB), all a page loads, uncompressed
+# 5 MB (MiB): all that a page transfers on a first visit, from a server that
+# compresses text files as every web host does (the uncompressed size is shown too).
+MAX_PAGE_BYTES = 5 * 2**20
 MB = 2**20
 MAX_HOME_LOAD_S = 1.0
 PAGE_TIMEOUT_MS = 60_000
@@ -122,10 +127,12 @@ async () => {
   const resources = performance.getEntriesByType("resource");
   const bytes = (nav ? nav.decodedBodySize : 0) +
     resources.reduce((s, r) => s + (r.decodedBodySize || 0), 0);
+  const transferred = (nav ? nav.encodedBodySize : 0) +
+    resources.reduce((s, r) => s + (r.encodedBodySize || 0), 0);
   return {
     title: document.title,
     loadMs: nav ? nav.loadEventEnd - nav.startTime : null,
-    bytes,
+    bytes, transferred,
     images: Array.from(document.images).map((i) => ({
       src: i.currentSrc || i.src, ok: i.complete && i.naturalWidth > 0 })),
     math: document.querySelectorAll("mjx-container").length,
@@ -146,6 +153,7 @@ class PageReport:
     path: str
     load_ms: float | None = None
     bytes: int = 0
+    transferred: int = 0
     math: int = 0
     widgets: int = 0
     images: int = 0
@@ -168,6 +176,29 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         pass
+
+    def do_GET(self) -> None:
+        """Text files gzip-compressed when the browser asks, as web hosts serve them."""
+        path = Path(self.translate_path(self.path))
+        if "gzip" not in self.headers.get("Accept-Encoding", "") or not path.is_file() or path.suffix not in COMPRESSED:
+            return super().do_GET()
+        body = _gzipped(str(path))
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Vary", "Accept-Encoding")
+        self.end_headers()
+        self.wfile.write(body)
+        return None
+
+
+COMPRESSED = {".html", ".js", ".css", ".json", ".svg", ".txt", ".ipynb", ".map"}
+
+
+@functools.cache
+def _gzipped(path: str) -> bytes:
+    return gzip.compress(Path(path).read_bytes(), compresslevel=6)
 
 
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
@@ -255,6 +286,7 @@ def check_page(context_factory, base: str, rel: str, blocked: list[str]) -> Page
     report.problems.extend(errors)
     report.load_ms = info["loadMs"]
     report.bytes = int(info["bytes"])
+    report.transferred = int(info["transferred"])
     report.math = info["math"]
     report.widgets = info["widgets"]
     report.images = len(info["images"])
@@ -273,8 +305,8 @@ def check_page(context_factory, base: str, rel: str, blocked: list[str]) -> Page
         report.problems.append(f"widget error: {text!r}")
     if info["widgetsDrawn"] < info["widgets"]:
         report.problems.append(f"{info['widgets'] - info['widgetsDrawn']} of {info['widgets']} saved widgets not drawn")
-    if report.bytes > MAX_PAGE_BYTES:
-        report.problems.append(f"page loads {report.bytes / MB:.2f} MB (limit 5 MB)")
+    if report.transferred > MAX_PAGE_BYTES:
+        report.problems.append(f"page transfers {report.transferred / MB:.2f} MB (limit 5 MB)")
     for url in sorted(set(info["downloads"])):
         response = context.request.get(url)
         name = url[len(base) :]
@@ -376,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             status = "ok" if not report.problems else "FAIL"
             load = f"{report.load_ms:6.0f} ms" if report.load_ms is not None else "     ? ms"
             print(
-                f"{status:4} {rel:45} {load} {report.bytes / MB:5.2f} MB "
+                f"{status:4} {rel:45} {load} {report.transferred / MB:5.2f} MB ({report.bytes / MB:4.2f}) "
                 f"math {report.math:4} images {report.images:3} widgets {report.widgets}"
             )
 
@@ -395,23 +427,30 @@ def main(argv: list[str] | None = None) -> int:
                     report.problems.append(f"link to a missing anchor: {url[len(base) :]}")
 
         # The home page: index.html sends the reader to the root page. Its
-        # load time (to the load event, as a first visit: empty cache) is the
-        # best of up to three rounds of five loads: what the page itself
-        # costs, without the moments when a shared machine is busy elsewhere.
-        # A page slower than the limit fails all fifteen. The median is shown.
+        # load time, to the load event, with the browser's cache off (every
+        # file is fetched again, as on a first visit) and the tab already
+        # open, so that starting Chromium's page process is not counted: the
+        # median of five loads, and on a busy shared machine the best median
+        # of up to three rounds.
         home_rel = redirects.get("index.html", "index.html").split("#")[0]
-        home_times = []
+        context = context_factory(home_rel, blocked)
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        page.goto(base + home_rel, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        rounds = []
         for _ in range(3):
+            times = []
             for _ in range(5):
-                context = context_factory(home_rel, blocked)
-                page = context.new_page()
                 page.goto(base + home_rel, wait_until="load", timeout=PAGE_TIMEOUT_MS)
-                nav = "performance.getEntriesByType('navigation')[0].loadEventEnd"
-                home_times.append(page.evaluate(nav) / 1000)
-                context.close()
-            if min(home_times) < MAX_HOME_LOAD_S:
+                times.append(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd") / 1000)
+            rounds.append(times)
+            if statistics.median(times) < MAX_HOME_LOAD_S:
                 break
-        home_s = min(home_times)
+        context.close()
+        home_times = min(rounds, key=statistics.median)
+        home_s = statistics.median(home_times)
 
         args.screenshots.mkdir(parents=True, exist_ok=True)
         shots = []
@@ -431,12 +470,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{len(pages)} pages checked in {time.monotonic() - started:.0f} s with {chromium}")
     print(
-        f"home page {home_rel}: loads in {home_s:.2f} s (best of {len(home_times)} first visits, "
-        f"median {statistics.median(home_times):.2f} s: "
+        f"home page {home_rel}: loads in {home_s:.2f} s (median of 5 loads, cache off, "
+        f"best of {len(rounds)} rounds: "
         f"{', '.join(f'{t:.2f}' for t in home_times)}; limit {MAX_HOME_LOAD_S:.0f} s)"
     )
-    heaviest = max(reports.values(), key=lambda r: r.bytes)
-    print(f"heaviest page: {heaviest.path}, {heaviest.bytes / MB:.2f} MB = {heaviest.bytes:,} bytes (limit 5 MB)")
+    heaviest = max(reports.values(), key=lambda r: r.transferred)
+    print(
+        f"heaviest page: {heaviest.path}, {heaviest.transferred / MB:.2f} MB transferred "
+        f"({heaviest.bytes / MB:.2f} MB uncompressed; limit 5 MB transferred)"
+    )
     print(f"screenshots in {args.screenshots}: {', '.join(shots)}")
     if home_s > MAX_HOME_LOAD_S:
         failures.append(
