@@ -11,6 +11,9 @@ module closes both gaps:
   output an error, and records which notebook and cell are running;
 * with ``NBGUARD_PROGRESS_FILE`` set, the notebook and cell that started last
   are written to that file, so ``cat`` shows where a long run is;
+* every wait on the kernel's sockets is cut into one-second slices
+  (:class:`GuardedClient`), so an asyncio poll that misses a message's
+  wake-up (the hang seen after widget cells) costs a second, not a timeout;
 * a watchdog thread, independent of nbclient's event loop, ends the process
   with a message naming the notebook and the cell when a cell has run longer
   than its timeout plus a grace period.
@@ -70,6 +73,8 @@ PROGRESS = Progress()
 
 class NotebookError(RuntimeError):
     """A notebook cell failed or timed out; the message names the notebook, the cell and nbclient's error."""
+
+
 _watchdog_started = False
 
 
@@ -117,6 +122,49 @@ def client_options(notebook: str, cell_timeout: int = CELL_TIMEOUT) -> dict[str,
     }
 
 
+#: Longest single wait on a kernel socket, in seconds (see :class:`GuardedClient`).
+POLL_SLICE = 1.0
+
+
+def _sliced(get_msg_once: Any) -> Any:
+    """Wrap a channel's ``get_msg`` so that it re-polls its socket every ``POLL_SLICE`` seconds.
+
+    An asyncio zmq poll can miss the wake-up of a message that has already
+    arrived (seen here after a widget cell: the kernel had replied and was
+    idle, and the client slept until its 300 s timeout). Waiting in slices
+    re-checks the socket each second, so a missed wake-up costs at most a
+    second, while the caller's own timeout keeps its meaning.
+    """
+    from queue import Empty
+
+    async def get_msg(timeout: float | None = None) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SLICE if deadline is None else max(0.0, min(POLL_SLICE, deadline - time.monotonic()))
+            try:
+                return await get_msg_once(timeout=left)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    return get_msg
+
+
+def _guarded_client_class() -> Any:
+    from nbclient import NotebookClient
+
+    class GuardedClient(NotebookClient):
+        """nbclient's client with sliced socket waits on the shell and iopub channels."""
+
+        async def async_start_new_kernel_client(self) -> Any:
+            kc = await super().async_start_new_kernel_client()
+            for channel in (kc.shell_channel, kc.iopub_channel):
+                channel.get_msg = _sliced(channel.get_msg)
+            return kc
+
+    return GuardedClient
+
+
 def start_watchdog(cell_timeout: int = CELL_TIMEOUT, grace: int = GRACE) -> None:
     """End the process, naming the notebook and cell, if one cell outlives every timeout.
 
@@ -151,13 +199,13 @@ def execute(path: str | Path, inplace: bool = False, cell_timeout: int = CELL_TI
     source and traceback) in its message.
     """
     import nbformat
-    from nbclient import NotebookClient
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     start_watchdog(cell_timeout)
-    client = NotebookClient(nb, resources={"metadata": {"path": str(path.parent)}},
-                            **client_options(str(path), cell_timeout))
+    client = _guarded_client_class()(
+        nb, resources={"metadata": {"path": str(path.parent)}}, **client_options(str(path), cell_timeout)
+    )
     t0 = time.perf_counter()
     try:
         client.execute()
@@ -177,7 +225,6 @@ def execute(path: str | Path, inplace: bool = False, cell_timeout: int = CELL_TI
 def setup(app: Any) -> dict[str, Any]:
     """Route myst-nb's notebook execution through :func:`client_options` and the watchdog."""
     import jupyter_cache.executors.utils as jc_utils
-    from nbclient import execute as nbclient_execute
 
     app.add_config_value("nbguard_cell_timeout", CELL_TIMEOUT, "env")
     state = {"docname": "?"}
@@ -189,8 +236,10 @@ def setup(app: Any) -> dict[str, Any]:
         timeout = kwargs.pop("timeout", None) or app.config.nbguard_cell_timeout
         start_watchdog(timeout)
         options = client_options(state["docname"], timeout)
+        cwd = kwargs.pop("cwd", None)
         options.update(kwargs)
-        return nbclient_execute(nb, **options)
+        resources = {"metadata": {"path": cwd}} if cwd is not None else {}
+        return _guarded_client_class()(nb=nb, resources=resources, **options).execute()
 
     jc_utils.executenb = guarded_execute
     app.connect("source-read", on_source_read)
