@@ -98,12 +98,13 @@ def _toc_order(env) -> list[str]:
     return order
 
 
-def _exercise_title(node) -> str:
-    title = node.children[0].astext() if node.children else ""
-    # "Exercise 3 (The pooled gap)" -> "The pooled gap"
-    if "(" in title and title.endswith(")"):
-        title = title[title.index("(") + 1 : -1]
-    return title.strip() or node.get("label", "")
+def _exercise_title(node) -> list[nodes.Node]:
+    """The exercise's own title, as nodes (it may hold math), without "Exercise"."""
+    title = node.children[0] if node.children else None
+    for child in getattr(title, "children", []):
+        if type(child).__name__ == "exercise_subtitle":
+            return [c.deepcopy() for c in child.children]
+    return [nodes.Text(node.get("label", ""))]
 
 
 def resolve_exercise_index(app: Sphinx, doctree, fromdocname: str) -> None:
@@ -134,7 +135,8 @@ def resolve_exercise_index(app: Sphinx, doctree, fromdocname: str) -> None:
             for label, node in ordered:
                 ref = nodes.reference(
                     "",
-                    _exercise_title(node),
+                    "",
+                    *_exercise_title(node),
                     internal=True,
                     refuri=app.builder.get_relative_uri(fromdocname, doc) + "#" + label,
                 )
@@ -211,5 +213,8 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", keep_page_specific_js, priority=100)
     app.connect("html-page-context", dedupe_scripts, priority=900)
     app.connect("html-page-context", mathjax_only_where_needed, priority=900)
+    # Offer MathJax to every page (the exercise index holds math from other
+    # pages); mathjax_only_where_needed then drops it where there is none.
+    app.set_html_assets_policy("always")
     setup_exercise_index(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
