@@ -354,6 +354,23 @@ def _finish_interior(
     return xs, g, H
 
 
+def _interior_result(f: _Counted, done: tuple, method: str, notes: list[str]) -> OptResult:
+    """A checked interior optimum (from :func:`_finish_interior`): converged, not singular, no messages."""
+    x, g, H = done
+    return OptResult(
+        theta=x,
+        fun=float(f(x)),
+        nfev=f.nfev,
+        converged=True,
+        singular=False,
+        gradient=g,
+        hessian=H,
+        method=method,
+        messages=[],
+        notes=notes,
+    )
+
+
 def minimize_theta(
     fun: Callable[[np.ndarray], float],
     theta0: np.ndarray,
@@ -396,36 +413,12 @@ def minimize_theta(
     if warm and fun_grad is not None:
         done = _finish_interior(d, np.asarray(theta0, dtype=float), steps=12)
         if done is not None:  # Newton steps from the neighbouring optimum reached this one
-            x, g, H = done
-            return OptResult(
-                theta=x,
-                fun=float(f(x)),
-                nfev=f.nfev,
-                converged=True,
-                singular=False,
-                gradient=g,
-                hessian=H,
-                method="Newton from a warm start",
-                messages=messages,
-                notes=notes,
-            )
+            return _interior_result(f, done, "Newton from a warm start", notes)
     start = _log_diagonal_search(f, np.asarray(theta0, dtype=float), lower, fun_grad)
     method = "L-BFGS-B" + (" (exact gradient)" if fun_grad is not None else " (numerical gradient)")
     done = _finish_interior(d, start) if fun_grad is not None else None
     if done is not None:  # stage 1 ended inside, and Newton steps from there reached the optimum
-        x, g, H = done
-        return OptResult(
-            theta=x,
-            fun=float(f(x)),
-            nfev=f.nfev,
-            converged=True,
-            singular=False,
-            gradient=g,
-            hessian=H,
-            method=method,
-            messages=messages,
-            notes=notes,
-        )
+        return _interior_result(f, done, method, notes)
     res = _lbfgsb(f, start, lower, fun_grad)
     ok = bool(res.success)
     if not ok:
