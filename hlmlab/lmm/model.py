@@ -101,7 +101,7 @@ def build_model(
     stats = sufficient_stats(
         design.X,
         design.y,
-        [lev.Z / a for lev, a in zip(levels, normalisers(scales))],
+        [lev.Z if np.all(a == 1.0) else lev.Z / a for lev, a in zip(levels, normalisers(scales))],
         [lev.codes for lev in levels],
         [lev.parent for lev in levels],
     )
@@ -154,7 +154,7 @@ class Refitter:
         """
         model = fit.model
         y = np.asarray(y, dtype=float)
-        Zs = [lev.Z / a for lev, a in zip(model.levels, normalisers(model.scales))]
+        Zs = [lev.Z if np.all(a == 1.0) else lev.Z / a for lev, a in zip(model.levels, normalisers(model.scales))]
         stats = with_response(model.stats, model.design.X, y, Zs, [lev.codes for lev in model.levels])
         design = dataclasses.replace(model.design, y=y)
         with single_threaded_blas():

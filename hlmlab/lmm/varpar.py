@@ -54,7 +54,7 @@ def column_scales(Z: np.ndarray) -> np.ndarray:
     movement relative to sigma) is the scale-free size of the k-th diagonal
     element of the template: the singular-fit test is made on it.
     """
-    s = np.sqrt(np.mean(np.square(Z), axis=0)) if len(Z) else np.ones(Z.shape[1])
+    s = np.sqrt(np.einsum("ij,ij->j", Z, Z) / len(Z)) if len(Z) else np.ones(Z.shape[1])
     return np.where(np.isfinite(s) & (s > 0), s, 1.0)
 
 
