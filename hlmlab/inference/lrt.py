@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from hlmlab._format import caller_name, format_p, html_table
+from hlmlab._parallel import resolve_jobs, run_chunks
 from hlmlab.inference.grid import used_data
 from hlmlab.ols.fit import response_name
 
@@ -270,7 +271,9 @@ def _count(nsim: object) -> int:
     return int(nsim)
 
 
-def simulate_lrt(fit0, fit1, nsim: int = 100, seed: int | None = None, progress: bool = True) -> LrtSimulation:
+def simulate_lrt(
+    fit0, fit1, nsim: int = 100, seed: int | None = None, progress: bool = True, n_jobs: int | None = 1
+) -> LrtSimulation:
     """Parametric bootstrap of the likelihood-ratio test of ``fit0`` within ``fit1``.
 
     For k = 1..nsim: y*_k from ``fit0.simulate`` (the null model), refit
@@ -281,10 +284,16 @@ def simulate_lrt(fit0, fit1, nsim: int = 100, seed: int | None = None, progress:
 
     Refits reuse each fit's design: only the response changes
     (``fit.refit(newresp=y)``, lme4's ``refit``), so no formula is evaluated
-    in the loop. The smaller model comes first, and the two must be nested
+    in the loop, and each search starts from the fit's own optimum. The
+    smaller model comes first, and the two must be nested
     (:func:`check_nested_pair`); ``nsim`` must be a positive integer.
+
+    ``n_jobs`` worker processes share the refits (-1: one per core). All
+    responses are simulated first, from ``seed``, so the result is the same
+    whatever ``n_jobs``.
     """
     nsim = _count(nsim)
+    jobs = resolve_jobs(n_jobs)
     _check_comparable([fit0, fit1], ["fit0", "fit1"])
     check_nested_pair(fit0, fit1)
     observed = 2 * (float(fit1.loglik) - float(fit0.loglik))
@@ -292,18 +301,27 @@ def simulate_lrt(fit0, fit1, nsim: int = 100, seed: int | None = None, progress:
     Y = np.asarray(fit0.simulate(nsim, seed), dtype=float).reshape(int(fit0.nobs), -1)
     sims = np.full(Y.shape[1], np.nan)
     messages: list[str] = []
-    from tqdm.auto import tqdm
+    for idx, (values, notes) in run_chunks(_lrt_chunk, (fit0, fit1, Y), Y.shape[1], jobs, progress, "simulate_lrt"):
+        sims[idx] = values
+        messages += notes
+    return LrtSimulation(observed, df, sims, int(np.sum(~np.isfinite(sims))), messages)
 
-    for k in tqdm(range(Y.shape[1]), desc="simulate_lrt", disable=not progress):
+
+def _lrt_chunk(shared: tuple, idx: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The simulated statistics for the responses Y[:, idx] (a failed refit gives NaN and a message)."""
+    fit0, fit1, Y = shared
+    out = np.full(len(idx), np.nan)
+    messages = []
+    for i, k in enumerate(idx):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 f0 = _refit_response(fit0, Y[:, k])
                 f1 = _refit_response(fit1, Y[:, k])
-            sims[k] = 2 * (float(f1.loglik) - float(f0.loglik))
+            out[i] = 2 * (float(f1.loglik) - float(f0.loglik))
         except Exception as err:  # a failed refit is reported, not fatal
             messages.append(f"simulation {k + 1}: {err}")
-    return LrtSimulation(observed, df, sims, int(np.sum(~np.isfinite(sims))), messages)
+    return out, messages
 
 
 def _refit_response(fit, y: np.ndarray):

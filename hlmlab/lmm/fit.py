@@ -35,7 +35,7 @@ from hlmlab.lmm import predict as predict_module
 from hlmlab.lmm.intervals import Intervals, lme_intervals
 from hlmlab.lmm.optimize import OptResult
 from hlmlab.lmm.pls import solve_upper
-from hlmlab.lmm.solution import Solution
+from hlmlab.lmm.solution import Solution, solve
 from hlmlab.lmm.summary import LmeSummary, format_lme_summary, html_lme_summary
 from hlmlab.lmm.varcorr import VarCorr
 from hlmlab.lmm.varpar import ScaledLevel, VarPar, normalisers
@@ -58,14 +58,22 @@ class LmeFit:
     opt : OptResult
         The optimum of theta and the convergence checks.
     solution : Solution
-        beta, sigma, R_X and BLUPs at the optimum.
+        beta, sigma, R_X and BLUPs at the optimum (computed when first asked
+        for when not given: a refit in a simulation needs only the criterion).
     """
 
-    def __init__(self, model: LmeModel, opt: OptResult, solution: Solution, refitter: Any):
+    def __init__(self, model: LmeModel, opt: OptResult, solution: Solution | None, refitter: Any):
         self.model = model
         self.opt = opt
-        self.solution = solution
+        if solution is not None:
+            self.__dict__["solution"] = solution
         self._refitter = refitter
+
+    @cached_property
+    def solution(self) -> Solution:
+        """The estimates at the optimum theta (:func:`hlmlab.lmm.solution.solve`)."""
+        model = self.model
+        return solve(model.stats, self.opt.theta, model.reml).unscaled(normalisers(model.scales))
 
     # ----------------------------------------------------------------- basics
     @property
@@ -216,7 +224,7 @@ class LmeFit:
     @property
     def criterion(self) -> float:
         """-2 log-likelihood at the optimum: lme4's REML criterion (REML) or deviance (ML)."""
-        return self.solution.criterion
+        return self.opt.fun if np.isfinite(self.opt.fun) and self.opt.fun < 1e300 else self.solution.criterion
 
     @property
     def loglik(self) -> float:

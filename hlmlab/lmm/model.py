@@ -32,11 +32,13 @@ from hlmlab.formula.fixed import FixedDesign, fixed_design
 from hlmlab.formula.random import RandomLevel, RandomTerm, check_groups, parse_random, random_design, random_variables
 from hlmlab.formula.terms import positional
 from hlmlab.lmm.fit import LmeFit
+from hlmlab.lmm.onelevel import OneLevel
 from hlmlab.lmm.optimize import minimize_theta
-from hlmlab.lmm.pls import deviance, deviance_and_gradient, theta_lower, theta_start
+from hlmlab.lmm.pls import deviance, theta_lower, theta_start
 from hlmlab.lmm.solution import solve
 from hlmlab.lmm.suffstats import SufficientStats, sufficient_stats, with_response
 from hlmlab.lmm.varpar import column_scales, normalisers, singular_tolerances
+from hlmlab.lmm.warm import warm_search
 
 __all__ = ["lme", "LmeModel", "build_model", "fit_model"]
 
@@ -109,29 +111,41 @@ def build_model(
     return LmeModel(fixed, random, method, data, name, design, terms, levels, stats, scales)
 
 
-def fit_model(model: LmeModel, theta0: np.ndarray | None = None) -> LmeFit:
-    """Steps 3 and 4: optimise theta (from lme4's start, or warm from ``theta0``), then solve at the optimum."""
+def fit_model(model: LmeModel, theta0: np.ndarray | None = None, hessian0: np.ndarray | None = None) -> LmeFit:
+    """Steps 3 and 4: optimise theta (from lme4's start, or warm from ``theta0``), then solve at the optimum.
+
+    ``hessian0``: with ``theta0``, the Hessian of the related problem there (see :func:`~hlmlab.lmm.warm.warm_search`).
+    """
     stats, reml = model.stats, model.reml
 
-    def crit(theta: np.ndarray) -> float:
-        return deviance(stats, theta, reml)
+    one = fun_grad = None
+    if len(stats.levels) == 1:  # the fast evaluator, with the exact gradient
+        one = OneLevel(stats, reml)
+        crit, fun_grad = one.value, one.value_and_gradient
+    else:
 
-    fun_grad = None
-    if len(stats.levels) == 1:
-
-        def fun_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            return deviance_and_gradient(stats, theta, reml)
+        def crit(theta: np.ndarray) -> float:
+            return deviance(stats, theta, reml)
 
     start = theta_start(stats.qs) if theta0 is None else np.asarray(theta0, dtype=float)
-    opt = minimize_theta(
-        crit,
-        start,
-        theta_lower(stats.qs),
-        fun_grad,
-        singular_tol=singular_tolerances(model.scales),
-        warm=theta0 is not None,
-    )
-    sol = solve(stats, opt.theta, reml).unscaled(normalisers(model.scales))
+    tol = singular_tolerances(model.scales)
+    opt = None
+    if theta0 is not None and one is not None:
+        opt = warm_search(one, start, theta_lower(stats.qs), tol, hessian0)
+    if opt is None:
+        opt = minimize_theta(crit, start, theta_lower(stats.qs), fun_grad, singular_tol=tol, warm=theta0 is not None)
+        if not opt.converged and one is not None:  # one more try, on the squared scale, from the best point
+            again = warm_search(one, opt.theta, theta_lower(stats.qs), tol)
+            if again is not None and again.fun <= opt.fun + 1e-10 * max(1.0, abs(opt.fun)):
+                again.nfev += opt.nfev
+                again.method = opt.method + " + squared-diagonal search"
+                again.notes = opt.notes + [
+                    f"the full search failed its check ({opt.messages[0]}); a search with the last template "
+                    f"diagonal squared from its answer passed (criterion lowered by {opt.fun - again.fun:.3g})"
+                ]
+                opt = again
+    # a refit (warm start) leaves the solution to be computed when asked for
+    sol = None if theta0 is not None else solve(stats, opt.theta, reml).unscaled(normalisers(model.scales))
     return LmeFit(model, opt, sol, refitter=REFITTER)
 
 
@@ -158,7 +172,7 @@ class Refitter:
         stats = with_response(model.stats, model.design.X, y, Zs, [lev.codes for lev in model.levels])
         design = dataclasses.replace(model.design, y=y)
         with single_threaded_blas():
-            return fit_model(dataclasses.replace(model, stats=stats, design=design), theta0=fit.opt.theta)
+            return fit_model(dataclasses.replace(model, stats=stats, design=design), fit.opt.theta, fit.opt.hessian)
 
 
 REFITTER = Refitter()

@@ -48,7 +48,7 @@ from hlmlab.lmm.checkconv import (
     is_singular,
 )
 
-__all__ = ["OptResult", "minimize_theta"]
+__all__ = ["OptResult", "Counted", "Derivatives", "final_check", "minimize_theta"]
 
 
 @dataclass
@@ -89,7 +89,7 @@ class OptResult:
     notes: list[str] = field(default_factory=list)
 
 
-class _Counted:
+class Counted:
     """A function that counts its calls and remembers the best point seen."""
 
     def __init__(self, fun: Callable[[np.ndarray], float]):
@@ -118,7 +118,7 @@ class _Counted:
 
 
 def _lbfgsb(
-    f: _Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None = None
+    f: Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None = None
 ) -> scipy.optimize.OptimizeResult:
     """L-BFGS-B with the exact gradient when ``fg`` (theta -> (f, g)) is given, else central differences."""
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
@@ -140,7 +140,7 @@ def _lbfgsb(
     return scipy.optimize.minimize(f, np.maximum(x0, lower), jac=jac, method="L-BFGS-B", bounds=bounds, options=opts)
 
 
-def _powell(f: _Counted, x0: np.ndarray, lower: np.ndarray) -> scipy.optimize.OptimizeResult:
+def _powell(f: Counted, x0: np.ndarray, lower: np.ndarray) -> scipy.optimize.OptimizeResult:
     """A derivative-free look around a boundary answer (Powell's method, a bounded budget).
 
     A safety net only: the inward probes (:func:`_leave_false_bounds`) already
@@ -158,10 +158,10 @@ def _embed(x: np.ndarray, idx: np.ndarray, z: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Derivatives:
+class Derivatives:
     """Gradient and Hessian of the criterion: exact gradient when available, else finite differences."""
 
-    def __init__(self, f: _Counted, lower: np.ndarray, fg: Callable | None, tol: float | np.ndarray = SINGULAR_TOL):
+    def __init__(self, f: Counted, lower: np.ndarray, fg: Callable | None, tol: float | np.ndarray = SINGULAR_TOL):
         self.f, self.lower, self.fg, self.tol = f, lower, fg, tol
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
@@ -199,7 +199,7 @@ class _Derivatives:
 
 
 def _newton_polish(
-    d: _Derivatives, x: np.ndarray, g: np.ndarray, idx: np.ndarray, H: np.ndarray, steps: int = 4, tol: float = 1e-9
+    d: Derivatives, x: np.ndarray, g: np.ndarray, idx: np.ndarray, H: np.ndarray, steps: int = 4, tol: float = 1e-9
 ) -> tuple[np.ndarray, np.ndarray]:
     """Newton steps z <- z - H^-1 g on the free coordinates idx, with H held fixed.
 
@@ -222,7 +222,7 @@ def _newton_polish(
     return x, g
 
 
-def _log_diagonal_search(f: _Counted, theta0: np.ndarray, lower: np.ndarray, fg: Callable | None) -> np.ndarray:
+def _log_diagonal_search(f: Counted, theta0: np.ndarray, lower: np.ndarray, fg: Callable | None) -> np.ndarray:
     """Stage 1: unbounded L-BFGS-B with each bounded element written as exp(phi) (nlme's log scale).
 
     On this scale no bound can stop the search, so it heads for the interior
@@ -264,7 +264,7 @@ def _log_diagonal_search(f: _Counted, theta0: np.ndarray, lower: np.ndarray, fg:
 
 
 def _leave_false_bounds(
-    f: _Counted,
+    f: Counted,
     x: np.ndarray,
     lower: np.ndarray,
     fg: Callable | None,
@@ -298,8 +298,8 @@ def _leave_false_bounds(
     return x, restarted
 
 
-def _final_check(
-    d: _Derivatives, x: np.ndarray, steps: int = 4
+def final_check(
+    d: Derivatives, x: np.ndarray, steps: int = 4
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Gradient and Hessian at x (free coordinates), a Newton polish, then the checks of :mod:`checkconv`.
 
@@ -323,7 +323,7 @@ POLISHED_TOL = 1e-8
 
 
 def _finish_interior(
-    d: _Derivatives, x: np.ndarray, steps: int = 4
+    d: Derivatives, x: np.ndarray, steps: int = 4
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Skip the bounded stage when stage 1 ended well inside the bounds and Newton steps finish the job.
 
@@ -343,7 +343,7 @@ def _finish_interior(
 
     if not np.all(np.isfinite(x)) or not inside(x):
         return None
-    xs, g, H, failures = _final_check(d, x, steps)
+    xs, g, H, failures = final_check(d, x, steps)
     if failures or not inside(xs) or not np.all(np.isfinite(H)):
         return None
     if np.max(np.abs(np.linalg.solve(H, g))) >= POLISHED_TOL:
@@ -354,7 +354,7 @@ def _finish_interior(
     return xs, g, H
 
 
-def _interior_result(f: _Counted, done: tuple, method: str, notes: list[str]) -> OptResult:
+def _interior_result(f: Counted, done: tuple, method: str, notes: list[str]) -> OptResult:
     """A checked interior optimum (from :func:`_finish_interior`): converged, not singular, no messages."""
     x, g, H = done
     return OptResult(
@@ -405,9 +405,9 @@ def minimize_theta(
     -------
     OptResult
     """
-    f = _Counted(fun)
+    f = Counted(fun)
     lower = np.asarray(lower, dtype=float)
-    d = _Derivatives(f, lower, fun_grad, singular_tol)
+    d = Derivatives(f, lower, fun_grad, singular_tol)
     messages: list[str] = []  # what a user must know: failed checks, singular fit
     notes: list[str] = []  # what the search did: restarts, polishing
     if warm and fun_grad is not None:
@@ -443,7 +443,7 @@ def minimize_theta(
         x = np.array(f.best_x)
     # final check; if it fails, one recovery (bounded search from the best
     # point, then Powell) before the failure is reported
-    x, g, H, failures = _final_check(d, x)
+    x, g, H, failures = final_check(d, x)
     if failures:
         before = f.best_f
         _lbfgsb(f, x, lower, fun_grad)
@@ -453,7 +453,7 @@ def minimize_theta(
             f"(criterion lowered by {before - f.best_f:.3g})"
         )
         method += " + recovery"
-        x, g, H, failures = _final_check(d, np.array(f.best_x))
+        x, g, H, failures = final_check(d, np.array(f.best_x))
     converged = not failures
     messages += failures
     singular = is_singular(x, lower, d.tol)
