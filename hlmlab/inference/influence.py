@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from hlmlab._format import html_table
+from hlmlab._parallel import resolve_jobs, run_chunks
 from hlmlab.inference.grid import used_data
 
 __all__ = ["dropone", "DropOne"]
@@ -50,7 +51,33 @@ class DropOne:
         return html_table(self.most_influential(), f"Drop one {self.by}: most influential", "{:.4g}")
 
 
-def dropone(fit, by: str, groups: list | None = None, progress: bool = True) -> DropOne:
+def _refit_without(fit, data: pd.DataFrame):
+    """The fit from its formula on other data, searched from the fit's own optimum when it can be."""
+    warm = getattr(fit, "refit_warm", None)
+    return warm(data) if warm is not None else fit.refit(data=data)
+
+
+def _drop_chunk(shared: tuple, idx: np.ndarray) -> tuple[list[pd.Series], list[str]]:
+    """beta refitted without each of the groups ``groups[i]``, i in idx (NaN and a message when a refit fails)."""
+    fit, by, groups = shared
+    data = fit.data
+    out, messages = [], []
+    for i in idx:
+        g = groups[i]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                f = _refit_without(fit, data[data[by] != g])
+            if not getattr(f, "converged", True):
+                messages.append(f"{by}={g}: the refit did not pass its convergence check ({'; '.join(f.messages)})")
+            out.append(f.fixef)
+        except Exception as err:
+            messages.append(f"{by}={g}: {err}")
+            out.append(pd.Series(np.nan, index=fit.fixef.index))
+    return out, messages
+
+
+def dropone(fit, by: str, groups: list | None = None, progress: bool = True, n_jobs: int | None = 1) -> DropOne:
     """Refit the model without each group of ``by`` in turn.
 
     Returns a :class:`DropOne` with the coefficient changes in SE units,
@@ -58,6 +85,13 @@ def dropone(fit, by: str, groups: list | None = None, progress: bool = True) -> 
     cannot estimate (its group held the only data for them) are NaN.
     ``groups`` restricts the groups dropped (default: all groups in the fit).
     A refit that fails leaves a row of NaN and a line in ``messages``.
+
+    Each refit evaluates the formulas afresh on the other rows (as R would:
+    a factor level, a centring or a group mean that depends on the rows left
+    is recomputed), and a mixed model's search starts from the full fit's
+    optimum (:meth:`~hlmlab.lmm.fit.LmeFit.refit_warm`), which roughly halves
+    the cost of each refit. ``n_jobs`` worker processes share the refits
+    (-1: one per core); the result does not depend on it.
     """
     data = fit.data
     if by not in data.columns:
@@ -75,17 +109,12 @@ def dropone(fit, by: str, groups: list | None = None, progress: bool = True) -> 
         if unknown:
             raise ValueError(f"group(s) {unknown} of {by!r} are not in the fit")
     rows, messages = {}, []
-    from tqdm.auto import tqdm
-
-    for g in tqdm(groups, desc="dropone", disable=not progress):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                f = fit.refit(data=data[data[by] != g])
-            rows[g] = f.fixef.reindex(b.index)
-        except Exception as err:
-            messages.append(f"{by}={g}: {err}")
-            rows[g] = pd.Series(np.nan, index=b.index)
+    groups = list(groups)
+    jobs = resolve_jobs(n_jobs)
+    for idx, (betas, notes) in run_chunks(_drop_chunk, (fit, by, groups), len(groups), jobs, progress, "dropone"):
+        for i, beta in zip(idx, betas):
+            rows[groups[i]] = beta.reindex(b.index)
+        messages += notes
     fixef = pd.DataFrame(rows).T
     fixef.index.name = by
     changes = (fixef - b) / se

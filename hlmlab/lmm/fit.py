@@ -407,6 +407,15 @@ class LmeFit:
         data = self.data if data is None else data
         return self._refitter.formula(args["fixed"], data, args["random"], args["method"], args["data_name"])
 
+    def refit_warm(self, data: pd.DataFrame) -> LmeFit:
+        """The same model on other data (a subset, as in case deletion), searched from this fit's optimum.
+
+        The formulas are evaluated afresh on ``data``; only the search's start
+        differs from :meth:`refit`, so the answer is the same up to the
+        optimizer's tolerance. Problems are in ``messages`` only.
+        """
+        return self._refitter.warm(self, data)
+
     def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """Responses simulated from the fitted model: an n x nsim array (rows used by the fit).
 

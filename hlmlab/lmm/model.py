@@ -174,6 +174,14 @@ class Refitter:
         with single_threaded_blas():
             return fit_model(dataclasses.replace(model, stats=stats, design=design), fit.opt.theta, fit.opt.hessian)
 
+    @staticmethod
+    def warm(fit: LmeFit, data: pd.DataFrame) -> LmeFit:
+        """The model rebuilt on ``data`` and searched from ``fit``'s optimum (when theta has the same shape)."""
+        model = build_model(fit.fixed, data, fit.random, fit.method, fit.data_name)
+        same = model.stats.qs == fit.model.stats.qs
+        with single_threaded_blas():
+            return fit_model(model, fit.opt.theta if same else None, fit.opt.hessian if same else None)
+
 
 REFITTER = Refitter()
 

@@ -117,9 +117,7 @@ class Counted:
             self.best_f, self.best_x = float(f), np.array(x, dtype=float)
 
 
-def _lbfgsb(
-    f: Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None = None
-) -> scipy.optimize.OptimizeResult:
+def _lbfgsb(f: Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None = None) -> scipy.optimize.OptimizeResult:
     """L-BFGS-B with the exact gradient when ``fg`` (theta -> (f, g)) is given, else central differences."""
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     opts = {"ftol": 1e-14, "gtol": 1e-7, "maxiter": 2000, "maxls": 40}
@@ -298,9 +296,7 @@ def _leave_false_bounds(
     return x, restarted
 
 
-def final_check(
-    d: Derivatives, x: np.ndarray, steps: int = 4
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def final_check(d: Derivatives, x: np.ndarray, steps: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Gradient and Hessian at x (free coordinates), a Newton polish, then the checks of :mod:`checkconv`.
 
     Returns (x, gradient, Hessian, failure messages).
@@ -322,9 +318,7 @@ INTERIOR_MARGIN = 1e-2
 POLISHED_TOL = 1e-8
 
 
-def _finish_interior(
-    d: Derivatives, x: np.ndarray, steps: int = 4
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _finish_interior(d: Derivatives, x: np.ndarray, steps: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Skip the bounded stage when stage 1 ended well inside the bounds and Newton steps finish the job.
 
     From the end of stage 1 (exact gradient only), the final check's Newton

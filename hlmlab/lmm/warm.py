@@ -183,8 +183,9 @@ def projected_newton(
     gradient and is updated by BFGS after each step. The search stops when the
     Newton step still to go is below 1e-9 (relative); then a fresh
     finite-difference Hessian over the free coordinates must be positive
-    definite, the step still to go below ``STEP_TOL``, and the derivative
-    positive at every held coordinate.
+    definite, the step still to go below ``STEP_TOL`` (that step is then
+    taken, when it lowers the gradient), and the derivative positive at
+    every held coordinate.
 
     ``hessian0``, when given and positive definite, replaces the first
     finite-difference Hessian (a refit passes its parent fit's).
@@ -199,7 +200,10 @@ def projected_newton(
     f, g = fun_grad(x)
     if not math.isfinite(f):
         return None
-    H = hessian0 if hessian0 is not None and _positive_definite(hessian0) else _hessian(fun_grad, x, g, np.arange(len(x)))
+    if hessian0 is not None and _positive_definite(hessian0):
+        H = np.array(hessian0, dtype=float)
+    else:
+        H = _hessian(fun_grad, x, g, np.arange(len(x)))
     if H is None:
         return None
     converged = False
@@ -242,8 +246,15 @@ def projected_newton(
         Hf = _hessian(fun_grad, x, g, free)
         if Hf is None or np.linalg.eigvalsh(Hf).min() <= 0:
             return None
-        if np.max(np.abs(np.linalg.solve(Hf, g[free]))) > STEP_TOL:
+        step = np.linalg.solve(Hf, g[free])
+        if np.max(np.abs(step)) > STEP_TOL:
             return None
+        # one Newton step on the fresh Hessian: the answer to the limit of the arithmetic
+        xn = x.copy()
+        xn[free] = np.maximum(x[free] - step, lower[free])
+        fn, gn = fun_grad(xn)
+        if math.isfinite(fn) and fn <= f + 1e-12 * max(1.0, abs(f)) and np.abs(gn[free]).sum() < np.abs(g[free]).sum():
+            x, f, g = xn, fn, gn
         Hfull[np.ix_(free, free)] = Hf
     if np.any(bounded & (x <= lower) & (g <= 0) & (np.abs(g) > 0)):
         return None  # on a bound with the criterion falling inward

@@ -141,3 +141,12 @@ def test_refits_to_a_new_response_equal_fits_from_scratch(ri_pair):
 def test_simulated_statistics_are_never_negative_for_nested_fits(ri_pair):
     sim = hl.simulate_lrt(*ri_pair, nsim=5, seed=2, progress=False)
     assert sim.df == 2 and np.all(sim.simulated >= -1e-6)
+
+
+def test_simulate_lrt_is_the_same_on_two_processes(ri_pair):
+    one = hl.simulate_lrt(*ri_pair, nsim=12, seed=9, progress=False)
+    two = hl.simulate_lrt(*ri_pair, nsim=12, seed=9, progress=False, n_jobs=2)
+    np.testing.assert_array_equal(one.simulated, two.simulated)
+    assert one.p_empirical == two.p_empirical
+    with pytest.raises(ValueError, match="n_jobs must be"):
+        hl.simulate_lrt(*ri_pair, nsim=2, progress=False, n_jobs=0)
