@@ -17,7 +17,7 @@ PKG = ROOT / "hlmlab"
 
 #: the layers, bottom first: a module may import its own layer and those below it
 LAYERS = [
-    {"_format", "_numdiff", "_blas", "contract", "exceptions"},
+    {"_format", "_numdiff", "_blas", "_parallel", "contract", "exceptions"},
     {"multilevel"},
     {"formula"},
     {"ddf"},

@@ -24,7 +24,7 @@ intercept, 10 for an intercept and slope).
 
 The answer must then pass a check as strict as any fit's: a fresh
 finite-difference Hessian over the free coordinates, positive definite;
-the Newton step still to go below 1e-6; a positive derivative (inward) at
+the Newton step still to go below 1e-4 (the full search allows 1e-3); a positive derivative (inward) at
 every coordinate held at its bound. Otherwise, or when another diagonal
 element of the template ends on its bound (where the sign of its column is
 arbitrary and the full search's probes are needed), it returns None and the
@@ -47,8 +47,8 @@ from hlmlab.lmm.optimize import OptResult
 __all__ = ["warm_search", "projected_newton"]
 
 METHOD = "projected quasi-Newton from a warm start (last template diagonal squared)"
-#: largest Newton step still to go (on the free coordinates) at an accepted answer
-STEP_TOL = 1e-6
+#: largest Newton step still to go (on the free coordinates) at an accepted answer (the full search allows 1e-3)
+STEP_TOL = 1e-4
 
 
 def warm_search(
@@ -141,6 +141,27 @@ def warm_search(
     )
 
 
+def _snap_to_bounds(fun_grad: Callable, x: np.ndarray, f: float, g: np.ndarray, lower: np.ndarray):
+    """x with a coordinate whose derivative points to its bound set on it, if that costs only rounding.
+
+    Near a flat boundary optimum (a variance estimated as 0 in a poorly
+    conditioned model) the line search stalls a hair's breadth from the
+    bound, where the decrease still available is below the rounding of the
+    criterion. Each such coordinate in turn is set on its bound, and kept
+    there when the criterion stays within 1e-10 (relative) of f. Returns the
+    new (x, f, g), or None when no coordinate moved.
+    """
+    out = None
+    for i in np.flatnonzero(np.isfinite(lower) & (x > lower) & (g > 0)):
+        z = x.copy()
+        z[i] = lower[i]
+        fz, gz = fun_grad(z)
+        if math.isfinite(fz) and fz <= f + 1e-10 * max(1.0, abs(f)):
+            x, f, g = z, fz, gz
+            out = (z, fz, gz)
+    return out
+
+
 def _newton_step(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     """-H^-1 g, with H's eigenvalues made positive first where H is not (a step downhill all the same)."""
     w, V = np.linalg.eigh(H)
@@ -181,7 +202,8 @@ def projected_newton(
     -H^-1 g, projected onto the bounds and halved until the criterion falls
     (Armijo's rule). H starts as a finite-difference Hessian of the exact
     gradient and is updated by BFGS after each step. The search stops when the
-    Newton step still to go is below 1e-9 (relative); then a fresh
+    Newton step still to go is below 1e-9 (relative), or when the line search
+    can no longer lower the criterion (its rounding reached); then a fresh
     finite-difference Hessian over the free coordinates must be positive
     definite, the step still to go below ``STEP_TOL`` (that step is then
     taken, when it lowers the gradient), and the derivative positive at
@@ -220,14 +242,18 @@ def projected_newton(
             converged = True
             break
         a = 1.0
-        for _ in range(40):
+        for _ in range(30):
             xn = np.maximum(x + a * d, lower)
             fn, gn = fun_grad(xn)
             if math.isfinite(fn) and fn <= f + 1e-4 * float(g @ (xn - x)):
                 break
             a *= 0.5
-        else:
-            return None
+        else:  # no descent left at this precision: a bound the gradient points to may still be the answer
+            snapped = _snap_to_bounds(fun_grad, x, f, g, lower)
+            if snapped is None:  # stalled at the rounding of f: the final check below decides
+                converged = True
+                break
+            xn, fn, gn = snapped
         s, y = xn - x, gn - g
         x, g, f_old, f = xn, gn, f, fn
         sy = float(s @ y)
