@@ -88,6 +88,7 @@ def _mark(notebook: str | None = None, cell: Any = None, index: int | None = Non
     PROGRESS.busy = True
     report = os.environ.get("NBGUARD_PROGRESS_FILE")
     if report:  # what a person reads when a run seems stuck
+        os.makedirs(os.path.dirname(os.path.abspath(report)), exist_ok=True)
         with open(report, "w") as f:
             f.write(f"{time.strftime('%H:%M:%S')} started {PROGRESS.describe()}\n")
 
