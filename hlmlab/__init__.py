@@ -47,7 +47,14 @@ _NAMES = {
     "r2_multilevel": "hlmlab.inference.r2",
     "simulate_schools": "hlmlab.teaching.simulation",
     **dict.fromkeys(
-        ["HlmlabWarning", "ConvergenceWarning", "SingularFitWarning", "HessianWarning", "DroppedRowsWarning"],
+        [
+            "HlmlabWarning",
+            "ConvergenceWarning",
+            "SingularFitWarning",
+            "HessianWarning",
+            "DroppedRowsWarning",
+            "ComparisonWarning",
+        ],
         "hlmlab.exceptions",
     ),
 }

@@ -26,6 +26,7 @@ __all__ = [
     "SingularFitWarning",
     "HessianWarning",
     "DroppedRowsWarning",
+    "ComparisonWarning",
     "warn",
 ]
 
@@ -50,6 +51,10 @@ class HessianWarning(HlmlabWarning):
 
 class DroppedRowsWarning(HlmlabWarning):
     """Rows with missing values in a variable of the model were left out of the fit."""
+
+
+class ComparisonWarning(HlmlabWarning):
+    """Fits compared by ``anova`` are not a nested pair in order: the smaller first, its terms in the larger."""
 
 
 def _user_stacklevel() -> int:

@@ -22,6 +22,7 @@ from scipy import stats
 
 from hlmlab._format import caller_name, format_p, html_table
 from hlmlab._parallel import resolve_jobs, run_chunks
+from hlmlab.exceptions import ComparisonWarning, warn
 from hlmlab.inference.grid import used_data
 from hlmlab.ols.fit import response_name
 
@@ -119,13 +120,48 @@ def _anova_f(fits: list, labels: list[str]) -> AnovaTable:
     return AnovaTable(tab, "F")
 
 
+def _check_pairs(fits: list, labels: list[str], k: np.ndarray) -> None:
+    """Say so (ComparisonWarning) when consecutive fits are not a nested pair with the smaller first.
+
+    Not nested: the same number of parameters, or fixed effects of the
+    smaller fit that the larger one lacks. The test is still computed as nlme
+    computes it (|difference| of log-likelihoods and of parameter counts),
+    but it is not a likelihood-ratio test of one model within the other.
+    """
+    for i in range(1, len(fits)):
+        a, b = labels[i - 1], labels[i]
+        if k[i] == k[i - 1]:
+            warn(
+                f"{a} and {b} have the same number of parameters ({k[i]}): they are not nested, no test",
+                ComparisonWarning,
+            )
+            continue
+        small, big = (i - 1, i) if k[i - 1] < k[i] else (i, i - 1)
+        if small == i:
+            warn(
+                f"{a} ({k[i - 1]} parameters) comes before the smaller {b} ({k[i]}): the test is computed all the "
+                "same (as nlme does), but list the smaller model first",
+                ComparisonWarning,
+            )
+        missing = [c for c in fits[small].fixef.index if c not in set(fits[big].fixef.index)]
+        if missing:
+            warn(
+                f"{labels[small]} and {labels[big]} are not nested: {labels[small]} has fixed effects {missing} that "
+                f"{labels[big]} lacks, so their likelihood-ratio test is not valid (compare AIC or BIC instead)",
+                ComparisonWarning,
+            )
+
+
 def anova(*fits, names: list[str] | None = None, test: str | None = None) -> AnovaTable:
     """Likelihood-ratio tests of nested fits, in the order given.
 
     For consecutive fits i-1 and i: L.Ratio = 2 abs(logLik_i - logLik_{i-1})
     on abs(k_i - k_{i-1}) DF (k = parameters counted by logLik), with a
     chi-square p-value. All fits must use the same rows; REML fits must
-    share their fixed part (otherwise refit with ML). With only ``lm`` fits
+    share their fixed part (otherwise refit with ML). Each pair should be
+    nested with the smaller model first; a pair that is not (the larger
+    first, the same number of parameters, or a fixed effect of the smaller
+    model missing from the larger) gives a :class:`~hlmlab.exceptions.ComparisonWarning`. With only ``lm`` fits
     (or ``test="F"``), R's F test of nested linear models instead.
 
     Returns
@@ -149,6 +185,7 @@ def anova(*fits, names: list[str] | None = None, test: str | None = None) -> Ano
     if test == "F":
         return _anova_f(list(fits), labels)
     k = np.array([_npar(f) for f in fits])
+    _check_pairs(list(fits), labels, k)
     ll = np.array([float(f.loglik) for f in fits])
     lr = np.r_[np.nan, 2 * np.abs(np.diff(ll))]
     ddf = np.r_[np.nan, np.abs(np.diff(k))]

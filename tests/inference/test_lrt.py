@@ -1,6 +1,7 @@
 """Likelihood-ratio tests of nested fits (anova) and their parametric bootstrap."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,20 @@ def test_simulate_lrt_is_the_same_on_two_processes(ri_pair):
     assert one.p_empirical == two.p_empirical
     with pytest.raises(ValueError, match="n_jobs must be"):
         hl.simulate_lrt(*ri_pair, nsim=2, progress=False, n_jobs=0)
+
+
+def test_anova_says_so_when_a_pair_is_not_nested_in_order(ri_pair):
+    f0, f1 = ri_pair
+    hs = hl.load_data("hs")
+    other = hl.lme("mathach ~ Sector", hs, "~ 1 + ses | school", method="ML")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = hl.anova(f0, f1)  # nested, smaller first: silent
+    with pytest.warns(hl.ComparisonWarning, match="comes before the smaller"):
+        swapped = hl.anova(f1, f0)
+    assert swapped["L.Ratio"].iloc[1] == pytest.approx(table["L.Ratio"].iloc[1])  # computed all the same, as nlme
+    with pytest.warns(hl.ComparisonWarning, match=r"not nested: f0 has fixed effects \['ses'\]"):
+        hl.anova(f0, other)
+    with pytest.warns(hl.ComparisonWarning, match="same number of parameters"):
+        t = hl.anova(f1, other)
+    assert np.isnan(t["p-value"].iloc[1])
