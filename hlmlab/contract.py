@@ -19,7 +19,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-__all__ = ["ContrastDF", "Summary", "FittedModel", "check_conf_level"]
+__all__ = ["ContrastDF", "Summary", "FittedModel", "check_conf_level", "check_count"]
 
 
 class ContrastDF(NamedTuple):
@@ -131,3 +131,10 @@ def check_conf_level(conf_level: float) -> float:
         hint = f" (did you mean {value / 100:g}?)" if 1 < value < 100 else ""
         raise ValueError(f"conf_level must be strictly between 0 and 1, got {conf_level!r}{hint}")
     return value
+
+
+def check_count(value: object, name: str) -> int:
+    """A positive whole number (a number of simulations, say), or a ValueError that names it and says what was given."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)

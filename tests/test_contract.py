@@ -83,3 +83,12 @@ def test_contrast_df_returns_a_named_tuple_and_checks_the_method(fit):
     assert isinstance(fit.contrast_df(L, "kr"), ContrastDF)
     with pytest.raises(ValueError, match="satterthwaite"):
         fit.contrast_df(L, "nonsense")
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "3", True, None])
+def test_simulate_wants_a_positive_whole_number(bad):
+    hs = hl.load_data("hs")
+    for fit in (hl.lm("mathach ~ ses", hs), hl.lme("mathach ~ ses", hs, "~ 1 | school")):
+        with pytest.raises(ValueError, match="nsim must be a positive whole number"):
+            fit.simulate(bad)
+    assert hl.lm("mathach ~ ses", hs).simulate(2, seed=1).shape == (len(hs), 2)

@@ -22,6 +22,7 @@ from scipy import stats
 
 from hlmlab._format import caller_name, format_p, html_table
 from hlmlab._parallel import resolve_jobs, run_chunks
+from hlmlab.contract import check_count
 from hlmlab.exceptions import ComparisonWarning, warn
 from hlmlab.inference.grid import used_data
 from hlmlab.ols.fit import response_name
@@ -302,12 +303,6 @@ def check_nested_pair(fit0, fit1) -> None:
         )
 
 
-def _count(nsim: object) -> int:
-    if isinstance(nsim, bool) or not isinstance(nsim, (int, np.integer)) or nsim < 1:
-        raise ValueError(f"nsim must be a positive whole number of simulations, got {nsim!r}")
-    return int(nsim)
-
-
 def simulate_lrt(
     fit0, fit1, nsim: int = 100, seed: int | None = None, progress: bool = True, n_jobs: int | None = 1
 ) -> LrtSimulation:
@@ -329,7 +324,7 @@ def simulate_lrt(
     responses are simulated first, from ``seed``, so the result is the same
     whatever ``n_jobs``.
     """
-    nsim = _count(nsim)
+    nsim = check_count(nsim, "nsim")
     jobs = resolve_jobs(n_jobs)
     _check_comparable([fit0, fit1], ["fit0", "fit1"])
     check_nested_pair(fit0, fit1)

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats as st
 
 from hlmlab import ddf as ddf_methods
-from hlmlab.contract import ContrastDF
+from hlmlab.contract import ContrastDF, check_count
 from hlmlab.ddf.nlme import nlme_df
 from hlmlab.lmm import predict as predict_module
 from hlmlab.lmm.intervals import Intervals, lme_intervals
@@ -422,6 +422,7 @@ class LmeFit:
         y* = X beta-hat + sum_levels Z b*, b*_j = sigma T u_j, u_j ~ N(0, I_q),
         plus sigma epsilon, epsilon ~ N(0, I_n) (valid at singular G too).
         """
+        nsim = check_count(nsim, "nsim")
         rng = np.random.default_rng(seed)
         n, s = self.nobs, self.sigma
         Y = np.repeat((self.design.X @ self.solution.beta)[:, None], nsim, axis=1)

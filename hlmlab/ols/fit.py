@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import linalg, stats
 
 from hlmlab._format import caller_name
-from hlmlab.contract import ContrastDF, check_conf_level
+from hlmlab.contract import ContrastDF, check_conf_level, check_count
 from hlmlab.ddf import method_name
 from hlmlab.ddf._lmatrix import as_array
 from hlmlab.exceptions import DroppedRowsWarning, warn
@@ -236,6 +236,7 @@ class OlsFit:
 
     def simulate(self, nsim: int = 1, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """Responses y* = X beta-hat + s z, z ~ N(0, I): an n x nsim array."""
+        nsim = check_count(nsim, "nsim")
         rng = np.random.default_rng(seed)
         z = rng.standard_normal((self.nobs, nsim))
         return self._core.fitted[:, None] + self.sigma * z

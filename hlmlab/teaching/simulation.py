@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hlmlab.contract import check_count
 from hlmlab.graphics.geometry import check_shape
 from hlmlab.ols.lmlist import group_coefficients
 
@@ -90,8 +91,7 @@ def simulate_schools(
     seed : int or numpy Generator, optional
         For a reproducible draw.
     """
-    if int(n_schools) < 1:
-        raise ValueError(f"n_schools must be at least 1; got {n_schools}")
+    n_schools = check_count(n_schools, "n_schools")
     if not sigma2 > 0:
         raise ValueError(f"sigma2 must be positive; got {sigma2}")
     if not mean_n > 0:

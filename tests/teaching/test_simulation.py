@@ -50,3 +50,9 @@ def test_singular_G_puts_the_lines_on_a_segment():
 def test_bad_parameters_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         simulate_schools(**kwargs)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, "10"])
+def test_the_number_of_schools_is_checked(bad):
+    with pytest.raises(ValueError, match="n_schools must be a positive whole number"):
+        simulate_schools(n_schools=bad, seed=1)
