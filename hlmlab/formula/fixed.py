@@ -22,6 +22,7 @@ from hlmlab.formula.terms import (
     FORMULA_CONTEXT,
     check_columns,
     check_response,
+    complete_rows,
     drop_unused_levels,
     formula_variables,
     formulaic_errors,
@@ -191,7 +192,7 @@ def model_frame(formula: str, data: pd.DataFrame, keep: np.ndarray | None = None
     names = [v for v in formula_variables(formula) if v in data.columns]
     if not any(isinstance(data[v].dtype, pd.CategoricalDtype) for v in names):
         return data
-    ok = data[names].notna().all(axis=1).to_numpy()
+    ok = complete_rows(data, names)
     if keep is not None:
         ok = ok & np.asarray(keep, dtype=bool)
     out = drop_unused_levels(data, names, ok)

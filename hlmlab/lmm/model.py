@@ -30,7 +30,7 @@ from hlmlab._format import caller_name
 from hlmlab.exceptions import ConvergenceWarning, DroppedRowsWarning, HessianWarning, SingularFitWarning, warn
 from hlmlab.formula.fixed import FixedDesign, fixed_design
 from hlmlab.formula.random import RandomLevel, RandomTerm, check_groups, parse_random, random_design, random_variables
-from hlmlab.formula.terms import positional
+from hlmlab.formula.terms import complete_rows, positional
 from hlmlab.lmm.fit import LmeFit
 from hlmlab.lmm.onelevel import OneLevel
 from hlmlab.lmm.optimize import minimize_theta
@@ -96,7 +96,7 @@ def build_model(
     frame = positional(data)
     groups, zcols = random_variables(terms, frame)
     check_groups(groups, frame)
-    keep = frame[zcols].notna().all(axis=1).to_numpy() if zcols else None
+    keep = complete_rows(frame, zcols) if zcols else None
     design = fixed_design(fixed, frame, keep=keep)
     levels = random_design(terms, frame, design.rows, fixed=design)
     scales = [column_scales(lev.Z) for lev in levels]

@@ -1,6 +1,7 @@
 """Formula terms: R's coefficient names, names usable inside a formula."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import hlmlab as hl
@@ -36,3 +37,18 @@ def test_group_summaries_of_a_factor_inside_a_formula_give_level_columns():
     np.testing.assert_allclose(d.X[:, 2], share)
     male = (hs["Sex"] == "Male").astype(float)
     np.testing.assert_allclose(d.X[:, 3], male - male.groupby(hs["school"]).transform("mean"))
+
+
+def test_complete_rows_matches_pandas():
+    from hlmlab.formula.terms import complete_rows
+
+    df = pd.DataFrame(
+        {
+            "a": [1.0, np.nan, 3.0, 4.0],
+            "b": pd.Categorical(["x", "y", None, "x"]),
+            "c": ["u", "v", "w", None],
+        }
+    )
+    for names in (["a"], ["a", "b"], ["a", "b", "c"], []):
+        expected = df[names].notna().all(axis=1).to_numpy() if names else np.ones(4, dtype=bool)
+        np.testing.assert_array_equal(complete_rows(df, names), expected)
