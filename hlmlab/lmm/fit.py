@@ -58,15 +58,14 @@ class LmeFit:
     opt : OptResult
         The optimum of theta and the convergence checks.
     solution : Solution
-        beta, sigma, R_X and BLUPs at the optimum (computed when first asked
-        for when not given: a refit in a simulation needs only the criterion).
+        beta, sigma, R_X and BLUPs at the optimum, computed when first asked
+        for (at once for a fresh fit; a refit in a simulation needs only the
+        criterion).
     """
 
-    def __init__(self, model: LmeModel, opt: OptResult, solution: Solution | None, refitter: Any):
+    def __init__(self, model: LmeModel, opt: OptResult, refitter: Any):
         self.model = model
         self.opt = opt
-        if solution is not None:
-            self.__dict__["solution"] = solution
         self._refitter = refitter
 
     @cached_property

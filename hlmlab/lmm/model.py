@@ -35,7 +35,6 @@ from hlmlab.lmm.fit import LmeFit
 from hlmlab.lmm.onelevel import OneLevel
 from hlmlab.lmm.optimize import minimize_theta
 from hlmlab.lmm.pls import deviance, theta_lower, theta_start
-from hlmlab.lmm.solution import solve
 from hlmlab.lmm.suffstats import SufficientStats, sufficient_stats, with_response
 from hlmlab.lmm.varpar import column_scales, normalisers, singular_tolerances
 from hlmlab.lmm.warm import warm_search
@@ -144,9 +143,10 @@ def fit_model(model: LmeModel, theta0: np.ndarray | None = None, hessian0: np.nd
                     f"diagonal squared from its answer passed (criterion lowered by {opt.fun - again.fun:.3g})"
                 ]
                 opt = again
-    # a refit (warm start) leaves the solution to be computed when asked for
-    sol = None if theta0 is not None else solve(stats, opt.theta, reml).unscaled(normalisers(model.scales))
-    return LmeFit(model, opt, sol, refitter=REFITTER)
+    fit = LmeFit(model, opt, REFITTER)
+    if theta0 is None:  # a fresh fit has its estimates at once; a refit (warm start) when asked for
+        _ = fit.solution
+    return fit
 
 
 class Refitter:

@@ -148,7 +148,11 @@ class OneLevel:
         val, N, T = self.value_and_psi_gradient(theta)
         if N is None:
             return val, np.zeros(len(theta))
-        return val, 2.0 * (N @ T)[self._rows, self._cols]
+        return val, self.theta_gradient(N, T)
+
+    def theta_gradient(self, N: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """The gradient in theta from the derivative N in Psi = T T': 2 (N T)[r_k, c_k]."""
+        return 2.0 * (N @ T)[self._rows, self._cols]
 
     def value_and_psi_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray]:
         """The criterion, its derivative N in Psi = T T' (symmetric q x q), and T.

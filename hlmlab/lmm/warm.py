@@ -97,7 +97,7 @@ def warm_search(
         val, N, T = one.value_and_psi_gradient(theta_of(phi))
         if N is None:
             return math.inf, np.zeros_like(phi)
-        g = 2.0 * (N @ T)[one._rows, one._cols]
+        g = one.theta_gradient(N, T)
         g[last] = N[q - 1, q - 1]
         return val, g
 
