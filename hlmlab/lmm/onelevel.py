@@ -35,6 +35,27 @@ _dtrtri = scipy.linalg.lapack.dtrtri
 _dpotrf = scipy.linalg.lapack.dpotrf
 
 
+def _small_factor(K: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """C = L^-1 K and prod diag L for q = 1 or 2, written out (the loops of the general case cost more here).
+
+    q = 1: L = sqrt(t^2 Z'Z + 1). q = 2, T = [[t00, 0], [t10, t11]]:
+    (T'Z'Z T)_00 = K_00 t00 + K_01 t10, (T'Z'Z T)_10 = K_10 t00 + K_11 t10,
+    (T'Z'Z T)_11 = K_11 t11 (K = T'Z'[Z X y]).
+    """
+    if K.shape[0] == 1:
+        L00 = np.sqrt(K[0, 0] * T[0, 0] + 1.0)
+        return K / L00, L00
+    t00, t10, t11 = float(T[0, 0]), float(T[1, 0]), float(T[1, 1])
+    K0, K1 = K[0], K[1]
+    L00 = np.sqrt(K0[0] * t00 + K0[1] * t10 + 1.0)
+    L10 = (K1[0] * t00 + K1[1] * t10) / L00
+    L11 = np.sqrt(K1[1] * t11 + 1.0 - L10 * L10)
+    C = np.empty_like(K)
+    np.divide(K0, L00, out=C[0])
+    np.divide(K1 - L10 * C[0], L11, out=C[1])
+    return C, L00 * L11
+
+
 class OneLevel:
     """The criterion of a model with one level of random effects, as a fast function of theta.
 
@@ -81,6 +102,9 @@ class OneLevel:
         """(C, logdet_L, R_F): C = L^-1 T'Z'[Z X y] per group (q, q + p + 1, m)."""
         q, p, m = self.q, self.p, self.m
         K = (T.T @ self._Vflat).reshape(q, q + p + 1, m)
+        if q <= 2:
+            C, diag = _small_factor(K, T)
+            return C, 2.0 * float(np.log(diag) @ self._ones), self._final_factor(C)
         L: list[list] = [[None] * q for _ in range(q)]
         for j in range(q):
             for i in range(j, q):
@@ -104,7 +128,11 @@ class OneLevel:
             C[i] = acc / L[i][i]
             if i:
                 diag = diag * L[i][i]
-        logdet = 2.0 * float(np.log(diag) @ self._ones)
+        return C, 2.0 * float(np.log(diag) @ self._ones), self._final_factor(C)
+
+    def _final_factor(self, C: np.ndarray) -> np.ndarray:
+        """R_F, the upper Cholesky factor of F = [X y]'[X y] - sum_j Cw_j'Cw_j."""
+        q = self.q
         F = self._WtW.copy()
         for i in range(q):
             Cw = C[i, q:]
@@ -112,7 +140,7 @@ class OneLevel:
         RF, info = _dpotrf(F, lower=0, clean=1)
         if info:  # not positive definite: the general code's careful factor (or NaN)
             RF = _upper_cholesky(F)
-        return C, logdet, RF
+        return RF
 
     def _criterion(self, logdet: float, RF: np.ndarray) -> float:
         p, nu = self.p, self.nu

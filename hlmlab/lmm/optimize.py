@@ -98,6 +98,7 @@ class Counted:
         self.best_x: np.ndarray | None = None
         self.best_f = np.inf
         self._memo: dict[bytes, float] = {}  # criterion at the points evaluated (the same x twice costs nothing)
+        self._last_gradient: tuple[bytes, float, np.ndarray] | None = None
 
     def __call__(self, x: np.ndarray) -> float:
         x = np.asarray(x, dtype=float)
@@ -107,12 +108,25 @@ class Counted:
             self.record(x, f)
         return f if np.isfinite(f) else 1e300
 
-    def record(self, x: np.ndarray, f: float) -> None:
-        """Count an evaluation made elsewhere (with the gradient) and keep the best point."""
+    def gradient_at(self, x: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """(criterion, gradient) at x when the latest evaluation with a gradient was there, else None."""
+        last = self._last_gradient
+        if last is None or last[0] != np.asarray(x, dtype=float).tobytes():
+            return None
+        return last[1], last[2].copy()
+
+    def record(self, x: np.ndarray, f: float, gradient: np.ndarray | None = None) -> None:
+        """Count an evaluation made elsewhere (with the gradient) and keep the best point.
+
+        The gradient of the latest such evaluation is kept too (:meth:`gradient_at`):
+        the check after a search starts where the search's last evaluation was.
+        """
         self.nfev += 1
         x = np.asarray(x, dtype=float)
+        key = x.tobytes()
         if len(self._memo) < 10000:
-            self._memo[x.tobytes()] = float(f)
+            self._memo[key] = float(f)
+        self._last_gradient = None if gradient is None else (key, float(f), np.array(gradient, dtype=float))
         if np.isfinite(f) and f < self.best_f:
             self.best_f, self.best_x = float(f), np.array(x, dtype=float)
 
@@ -125,7 +139,7 @@ def _lbfgsb(f: Counted, x0: np.ndarray, lower: np.ndarray, fg: Callable | None =
 
         def fun_jac(x: np.ndarray) -> tuple[float, np.ndarray]:
             val, g = fg(x)
-            f.record(x, val)
+            f.record(x, val, g)
             return (val, g) if np.isfinite(val) else (1e300, np.zeros_like(x))
 
         return scipy.optimize.minimize(
@@ -168,8 +182,12 @@ class Derivatives:
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """The criterion and its gradient at x (one evaluation with the exact gradient)."""
         if self.fg is not None:
-            val, g = self.fg(x)
-            self.f.record(x, val)
+            known = self.f.gradient_at(x)
+            if known is not None:
+                val, g = known
+            else:
+                val, g = self.fg(x)
+                self.f.record(x, val, g)
             return (float(val) if np.isfinite(val) else 1e300), np.asarray(g, dtype=float)
         return self.f(x), _numdiff.gradient(self.f, x, rel=1e-5, lower=self.lower)
 
@@ -241,7 +259,7 @@ def _log_diagonal_search(f: Counted, theta0: np.ndarray, lower: np.ndarray, fg: 
         th = theta_of(phi)
         if fg is not None:
             val, g = fg(th)
-            f.record(th, val)
+            f.record(th, val, g)
             g = np.array(g, dtype=float)
         else:  # forward differences in phi: k + 1 evaluations (stage 2 refines with central ones)
             val = f(th)
