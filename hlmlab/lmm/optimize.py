@@ -1,12 +1,12 @@
 """Bounded optimisation of theta, with the checks that say whether to trust the optimum.
 
-The profiled criterion d(theta) (:mod:`hlmlab.deviance`) is minimised
+The profiled criterion d(theta) (:mod:`hlmlab.lmm.pls`) is minimised
 subject to theta_k >= 0 for the diagonal elements of each template (the
 others are free). The bound is what makes a singular fit (a variance or a
 correlation on the edge of its space) reachable.
 
 The search is L-BFGS-B with the exact gradient (one level of random
-effects, :func:`hlmlab.deviance.deviance_and_gradient`) or a
+effects, :class:`hlmlab.lmm.onelevel.OneLevel`) or a
 central-difference gradient (nested levels), in two stages: first without
 bounds on nlme's log scale for the diagonal elements (which cannot stop on a
 false boundary optimum), then on theta itself within the bounds (which can
@@ -27,6 +27,9 @@ checked:
   arithmetic (so that equivalent data give the same fit to many digits).
 
 Every message is kept on the result (and later on the fit), never hidden.
+
+A refit starts from its parent's optimum instead (:mod:`hlmlab.lmm.warm`)
+and comes here only when that shorter search fails its own check.
 """
 
 from __future__ import annotations
