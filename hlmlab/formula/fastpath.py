@@ -114,7 +114,7 @@ def plan_key(formula: str, data: pd.DataFrame) -> tuple | None:
         if isinstance(dt, pd.CategoricalDtype):
             if dt.ordered:
                 return None
-            codes = s.cat.codes.to_numpy()
+            codes = s.array.codes
             if len(codes) and codes.min() < 0:
                 return None
             present = np.flatnonzero(np.bincount(codes, minlength=len(dt.categories)))
@@ -181,7 +181,7 @@ def _planned_matrix(plan: list, data: pd.DataFrame) -> np.ndarray:
                 v = data[c[1]].to_numpy(dtype=float)
             else:
                 if c[1] not in codes:
-                    codes[c[1]] = data[c[1]].cat.codes.to_numpy()
+                    codes[c[1]] = data[c[1]].array.codes
                 v = (codes[c[1]] == c[2]).astype(float)
             if i == 0:
                 X[:, j] = v

@@ -190,17 +190,19 @@ def model_frame(formula: str, data: pd.DataFrame, keep: np.ndarray | None = None
     single level left is a ValueError, as in R.
     """
     names = [v for v in formula_variables(formula) if v in data.columns]
-    if not any(isinstance(data[v].dtype, pd.CategoricalDtype) for v in names):
+    factors = [v for v in names if isinstance(data[v].dtype, pd.CategoricalDtype)]
+    if not factors:
         return data
     ok = complete_rows(data, names)
     if keep is not None:
         ok = ok & np.asarray(keep, dtype=bool)
-    out = drop_unused_levels(data, names, ok)
+    out = drop_unused_levels(data, factors, ok)
     f = parsed_formula(formula)
     direct = {str(fac.expr).strip("`") for term in f.rhs for fac in term.factors}
-    for v in names:
-        if v in direct and isinstance(out[v].dtype, pd.CategoricalDtype) and len(out[v].cat.categories) < 2:
-            levels = [str(c) for c in out[v].cat.categories]
+    for v in factors:
+        categories = out[v].cat.categories
+        if v in direct and len(categories) < 2:
+            levels = [str(c) for c in categories]
             raise ValueError(
                 f"the factor {v!r} of {formula!r} has only the level(s) {levels} in the rows used: a factor "
                 "needs 2 or more levels to have a contrast (as R's 'contrasts can be applied only to factors "

@@ -36,6 +36,7 @@ from hlmlab.formula.terms import (
     drop_unused_levels,
     formula_variables,
     formulaic_errors,
+    missing_values,
     parsed_formula,
     positional,
     r_name,
@@ -243,7 +244,8 @@ def random_variables(terms: list[RandomTerm], data: pd.DataFrame) -> tuple[list[
 def check_groups(groups: list[str], data: pd.DataFrame) -> None:
     """A grouping factor with missing values is an error (never a silent drop)."""
     for g in groups:
-        nmiss = int(data[g].isna().sum())
+        miss = missing_values(data[g])
+        nmiss = 0 if miss is None else int(miss.sum())
         if nmiss:
             raise ValueError(
                 f"grouping factor {g!r} has {nmiss} missing value(s): every row must belong to a group; "

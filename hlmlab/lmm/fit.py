@@ -60,7 +60,8 @@ class LmeFit:
     solution : Solution
         beta, sigma, R_X and BLUPs at the optimum, computed when first asked
         for (at once for a fresh fit; a refit in a simulation needs only the
-        criterion).
+        criterion). The BLUPs' conditional covariances (``ranef().attrs["condVar"]``,
+        :meth:`ranef_se`) are computed when first asked for.
     """
 
     def __init__(self, model: LmeModel, opt: OptResult, refitter: Any):
@@ -70,9 +71,15 @@ class LmeFit:
 
     @cached_property
     def solution(self) -> Solution:
-        """The estimates at the optimum theta (:func:`hlmlab.lmm.solution.solve`)."""
+        """The estimates at the optimum theta (:func:`hlmlab.lmm.solution.solve`), without the BLUPs' covariances."""
         model = self.model
-        return solve(model.stats, self.opt.theta, model.reml).unscaled(normalisers(model.scales))
+        return solve(model.stats, self.opt.theta, model.reml, cond_cov=False).unscaled(normalisers(model.scales))
+
+    @cached_property
+    def _b_cov(self) -> list[np.ndarray]:
+        """Var(b_j | y) at each level, computed when first asked for (as lme4's ``condVar``)."""
+        model = self.model
+        return solve(model.stats, self.opt.theta, model.reml).unscaled(normalisers(model.scales)).b_cov
 
     # ----------------------------------------------------------------- basics
     @property
@@ -273,14 +280,14 @@ class LmeFit:
         l = self._level_index(level)
         lev = self.levels[l]
         out = pd.DataFrame(self.solution.b[l], index=lev.labels, columns=lev.znames)
-        out.attrs["condVar"] = self.solution.b_cov[l]
+        out.attrs["condVar"] = self._b_cov[l]
         return out
 
     def ranef_se(self, level: int | str | None = None) -> pd.DataFrame:
         """Conditional standard deviations of the BLUPs (square roots of condVar's diagonals)."""
         l = self._level_index(level)
         lev = self.levels[l]
-        v = np.sqrt(np.diagonal(self.solution.b_cov[l], axis1=1, axis2=2))
+        v = np.sqrt(np.diagonal(self._b_cov[l], axis1=1, axis2=2))
         return pd.DataFrame(v, index=lev.labels, columns=lev.znames)
 
     def _ancestors_b(self, l: int) -> list[tuple[int, np.ndarray]]:

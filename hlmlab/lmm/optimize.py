@@ -5,14 +5,15 @@ subject to theta_k >= 0 for the diagonal elements of each template (the
 others are free). The bound is what makes a singular fit (a variance or a
 correlation on the edge of its space) reachable.
 
-The search is L-BFGS-B with the exact gradient (one level of random
-effects, :class:`hlmlab.lmm.onelevel.OneLevel`) or a
-central-difference gradient (nested levels), in two stages: first without
-bounds on nlme's log scale for the diagonal elements (which cannot stop on a
-false boundary optimum), then on theta itself within the bounds (which can
-reach a true boundary optimum). Compared with a bounded search alone (and
-with Powell, Nelder-Mead and COBYQA) this reached R's polished optimum on
-every reference case with the fewest evaluations. Then the answer is
+The search uses the exact gradient (one level of random effects,
+:class:`hlmlab.lmm.onelevel.OneLevel`) or finite differences (nested
+levels), in two stages: first BFGS without bounds on nlme's log scale for
+the diagonal elements (:mod:`hlmlab.lmm.bfgs`; it cannot stop on a false
+boundary optimum), then, unless Newton steps from there already reach a
+checked interior optimum, L-BFGS-B on theta itself within the bounds (which
+can reach a true boundary optimum). Compared with a bounded search alone
+(and with Powell, Nelder-Mead and COBYQA) this reached R's polished optimum
+on every reference case with the fewest evaluations. Then the answer is
 checked:
 
 - the gradient g and a finite-difference Hessian H over the free
@@ -34,6 +35,7 @@ and comes here only when that shorter search fails its own check.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,6 +43,7 @@ import numpy as np
 import scipy.optimize
 
 from hlmlab import _numdiff
+from hlmlab.lmm.bfgs import bfgs
 from hlmlab.lmm.checkconv import (
     SINGULAR_MESSAGE,
     SINGULAR_TOL,
@@ -242,20 +245,24 @@ def _newton_polish(
 
 
 def _log_diagonal_search(f: Counted, theta0: np.ndarray, lower: np.ndarray, fg: Callable | None) -> np.ndarray:
-    """Stage 1: unbounded L-BFGS-B with each bounded element written as exp(phi) (nlme's log scale).
+    """Stage 1: unbounded BFGS with each bounded element written as exp(phi) (nlme's log scale).
 
     On this scale no bound can stop the search, so it heads for the interior
     optimum without the false stops at 0 that the bounded search can make;
     if the optimum is on the boundary, phi drifts down and stage 2 (bounded
-    theta, :func:`_lbfgsb`) finishes the job. Returns theta at the end of stage 1.
+    theta, :func:`_lbfgsb`) finishes the job. The search is
+    :func:`hlmlab.lmm.bfgs.bfgs`: for a few variables, the method that
+    L-BFGS-B approximates, without scipy's per-iteration overhead. Returns theta at the end
+    of stage 1.
     """
-    bounded = np.isfinite(lower) & (theta0 > lower)
-    if not bounded.any():
+    idx = np.flatnonzero(np.isfinite(lower) & (theta0 > lower))
+    if idx.size == 0:
         return theta0
+    low = lower[idx]
 
     def theta_of(phi: np.ndarray) -> np.ndarray:
         th = phi.copy()
-        th[bounded] = lower[bounded] + np.exp(np.clip(phi[bounded], -50, 50))
+        th[idx] = low + np.exp(np.minimum(np.maximum(phi[idx], -50.0), 50.0))
         return th
 
     def fun_grad(phi: np.ndarray) -> tuple[float, np.ndarray]:
@@ -264,22 +271,21 @@ def _log_diagonal_search(f: Counted, theta0: np.ndarray, lower: np.ndarray, fg: 
             val, g = fg(th)
             f.record(th, val, g)
             g = np.array(g, dtype=float)
-        else:  # forward differences in phi: k + 1 evaluations (stage 2 refines with central ones)
-            val = f(th)
-            g = np.empty_like(phi)
-            for k in range(len(phi)):
-                h = 1e-7 * max(abs(phi[k]), 1.0)
-                e = np.zeros_like(phi)
-                e[k] = h
-                g[k] = (f(theta_of(phi + e)) - val) / h
-            return (val, g) if np.isfinite(val) else (1e300, np.zeros_like(phi))
-        g[bounded] *= th[bounded] - lower[bounded]
+            g[idx] *= th[idx] - low
+            return (val, g) if math.isfinite(val) else (math.inf, np.zeros_like(phi))
+        # forward differences in phi: k + 1 evaluations (stage 2 refines with central ones)
+        val = f(th)
+        g = np.empty_like(phi)
+        for k in range(len(phi)):
+            h = 1e-7 * max(abs(phi[k]), 1.0)
+            e = np.zeros_like(phi)
+            e[k] = h
+            g[k] = (f(theta_of(phi + e)) - val) / h
         return (val, g) if np.isfinite(val) else (1e300, np.zeros_like(phi))
 
     phi0 = theta0.copy()
-    phi0[bounded] = np.log(theta0[bounded] - lower[bounded])
-    res = scipy.optimize.minimize(fun_grad, phi0, jac=True, method="L-BFGS-B", options={"maxiter": 200, "ftol": 1e-10})
-    return theta_of(res.x)
+    phi0[idx] = np.log(theta0[idx] - low)
+    return theta_of(bfgs(fun_grad, phi0, max_iter=200, ftol=1e-10).x)
 
 
 def _leave_false_bounds(
@@ -430,10 +436,11 @@ def minimize_theta(
         if done is not None:  # Newton steps from the neighbouring optimum reached this one
             return _interior_result(f, done, "Newton from a warm start", notes)
     start = _log_diagonal_search(f, np.asarray(theta0, dtype=float), lower, fun_grad)
-    method = "L-BFGS-B" + (" (exact gradient)" if fun_grad is not None else " (numerical gradient)")
+    gradient_kind = " (exact gradient)" if fun_grad is not None else " (numerical gradient)"
     done = _finish_interior(d, start) if fun_grad is not None else None
     if done is not None:  # stage 1 ended inside, and Newton steps from there reached the optimum
-        return _interior_result(f, done, method, notes)
+        return _interior_result(f, done, "BFGS on the log scale" + gradient_kind, notes)
+    method = "BFGS on the log scale, then L-BFGS-B" + gradient_kind
     res = _lbfgsb(f, start, lower, fun_grad)
     ok = bool(res.success)
     if not ok:

@@ -14,7 +14,8 @@ On s = t^2 instead the boundary s >= 0 is an ordinary bound. Since
 Psi = T T' = (the other columns) + s e_q e_q', the derivative in s is
 N[q-1, q-1], where N is the derivative of the criterion in Psi
 (:meth:`~hlmlab.lmm.onelevel.OneLevel.value_and_psi_gradient`): positive at
-s = 0 exactly when the boundary is a minimum in that direction. L-BFGS-B with
+s = 0 exactly when the boundary is a minimum in that direction.
+
 The search (:func:`projected_newton`) is a projected quasi-Newton method
 (Bertsekas 1982): a finite-difference Hessian of the exact gradient at the
 start, BFGS updates after each step, coordinates with a positive gradient

@@ -52,3 +52,31 @@ def test_complete_rows_matches_pandas():
     for names in (["a"], ["a", "b"], ["a", "b", "c"], []):
         expected = df[names].notna().all(axis=1).to_numpy() if names else np.ones(4, dtype=bool)
         np.testing.assert_array_equal(complete_rows(df, names), expected)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.Series([1.0, np.nan, 3.0]),
+        pd.Series([1.0, np.nan, 3.0], dtype="float32"),
+        pd.Series([1, 2, 3]),
+        pd.Series([True, False, True]),
+        pd.Series(pd.Categorical(["a", None, "b"])),
+        pd.Series(["a", None, "b"]),
+        pd.Series(["a", None, "b"], dtype="string"),
+        pd.Series([1, None, 3], dtype="Int64"),
+        pd.Series([1.0, None, 3.0], dtype="Float64"),
+        pd.Series(pd.to_datetime(["2020-01-01", None, "2020-01-03"])),
+        pd.Series([object(), None, object()]),
+    ],
+    ids=lambda s: str(s.dtype),
+)
+def test_missing_values_matches_pandas_isna(column):
+    from hlmlab.formula.terms import missing_values
+
+    miss = missing_values(column)
+    expected = column.isna().to_numpy()
+    if miss is None:  # only for dtypes that cannot hold a missing value
+        assert column.dtype.kind in "iub" and not expected.any()
+    else:
+        np.testing.assert_array_equal(miss, expected)
