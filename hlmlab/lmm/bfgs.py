@@ -16,9 +16,15 @@ this stage uses the textbook method written for small dense problems
 - the step length satisfies the strong Wolfe conditions
   f(x + a d) <= f(x) + c1 a g'd and |g(x + a d)'d| <= c2 |g'd|
   (c1 = 1e-4, c2 = 0.9), found by bracketing and safeguarded cubic
-  interpolation; they keep s'y > 0, so H stays positive definite;
+  interpolation (:func:`wolfe_step`); they keep s'y > 0, so H stays
+  positive definite;
 - it stops, as L-BFGS-B does, when an iteration lowers f by less than
   ``ftol`` max(|f|, 1) (relative) or when max |g| <= ``gtol``.
+
+The vectors and H are Python lists: for a few variables each numpy call
+would cost more than its arithmetic (the BFGS update of a 3 x 3 H is some
+20 microseconds in numpy, 2 in plain Python). Only the points handed to the
+criterion are numpy arrays.
 
 The answer is not trusted as such: the caller checks it with a
 finite-difference Hessian and Newton steps, and runs the bounded search when
@@ -30,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import mul
 
 import numpy as np
 
@@ -50,6 +57,10 @@ class BfgsResult:
     success: bool
 
 
+def _dot(a: list[float], b: list[float]) -> float:
+    return sum(map(mul, a, b))
+
+
 def _cubic_min(a: float, fa: float, da: float, b: float, fb: float, db: float) -> float | None:
     """The minimiser of the cubic through (a, fa, fa') and (b, fb, fb'), or None when it has none."""
     d1 = da + db - 3.0 * (fa - fb) / (a - b)
@@ -65,41 +76,49 @@ def _cubic_min(a: float, fa: float, da: float, b: float, fb: float, db: float) -
 
 
 def wolfe_step(
-    fun_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    x: np.ndarray,
+    phi: Callable[[float], tuple[float, float, object]],
     f0: float,
-    g0: np.ndarray,
-    d: np.ndarray,
+    d0: float,
     a1: float,
     max_evals: int = 20,
-) -> tuple[float, float, np.ndarray] | None:
-    """A step length a along d meeting the strong Wolfe conditions: (a, f(x + a d), g(x + a d)).
+) -> tuple[float, float, object] | None:
+    """A step length a meeting the strong Wolfe conditions for phi(a) = f(x + a d).
 
-    Bracketing from ``a1`` (growing by up to 4 times per trial), then
-    zooming by safeguarded cubic interpolation (Nocedal and Wright,
-    algorithms 3.5 and 3.6). A non-finite criterion counts as too long a step.
-    Returns the best point found with a sufficient decrease when the budget
-    of ``max_evals`` evaluations runs out, and None when there is none.
+    Parameters
+    ----------
+    phi : callable
+        a -> (f(x + a d), the derivative g(x + a d)'d, anything to hand back
+        with the accepted step, such as the gradient).
+    f0, d0 : float
+        f(x) and g(x)'d (negative: d points downhill).
+    a1 : float
+        The first trial step.
+    max_evals : int
+        Budget of evaluations of phi.
+
+    Returns
+    -------
+    (a, phi(a), the extra value of phi at a) or None
+        Bracketing from ``a1`` (growing by up to 4 times per trial), then
+        zooming by safeguarded cubic interpolation (Nocedal and Wright,
+        algorithms 3.5 and 3.6). A non-finite f counts as too long a step.
+        When the budget runs out, the best step with a sufficient decrease is
+        returned; None when there is none.
     """
-    dg0 = float(g0 @ d)
-    best: tuple[float, float, np.ndarray] | None = None
+    best: tuple[float, float, object] | None = None
     evals = 0
 
-    def probe(a: float) -> tuple[float, np.ndarray, float]:
+    def probe(a: float) -> tuple[float, float, object]:
         nonlocal evals, best
         evals += 1
-        fa, ga = fun_grad(x + a * d)
-        fa = float(fa)
+        fa, da, extra = phi(a)
         if not math.isfinite(fa):
-            return math.inf, ga, math.nan
-        if fa <= f0 + C1 * a * dg0 and (best is None or fa < best[1]):
-            best = (a, fa, ga)
-        return fa, ga, float(ga @ d)
+            return math.inf, math.nan, extra
+        if fa <= f0 + C1 * a * d0 and (best is None or fa < best[1]):
+            best = (a, fa, extra)
+        return fa, da, extra
 
-    def wolfe(a: float, fa: float, da: float) -> bool:
-        return fa <= f0 + C1 * a * dg0 and abs(da) <= -C2 * dg0
-
-    def zoom(lo: tuple, hi: tuple) -> tuple[float, float, np.ndarray] | None:
+    def zoom(lo: tuple[float, float, float], hi: tuple[float, float, float]):
         while evals < max_evals:
             (a_lo, f_lo, d_lo), (a_hi, f_hi, d_hi) = lo, hi
             width = a_hi - a_lo
@@ -109,12 +128,12 @@ def wolfe_step(
             lo_edge, hi_edge = sorted((a_lo + 0.1 * width, a_hi - 0.1 * width))
             if t is None or not lo_edge <= t <= hi_edge:
                 t = a_lo + 0.5 * width
-            ft, gt, dt = probe(t)
-            if not math.isfinite(ft) or ft > f0 + C1 * t * dg0 or ft >= f_lo:
+            ft, dt, extra = probe(t)
+            if not math.isfinite(ft) or ft > f0 + C1 * t * d0 or ft >= f_lo:
                 hi = (t, ft, dt)
             else:
-                if abs(dt) <= -C2 * dg0:
-                    return t, ft, gt
+                if abs(dt) <= -C2 * d0:
+                    return t, ft, extra
                 if dt * (a_hi - a_lo) >= 0:
                     hi = lo
                 lo = (t, ft, dt)
@@ -122,14 +141,14 @@ def wolfe_step(
                 break
         return best
 
-    prev = (0.0, f0, dg0)
+    prev = (0.0, f0, d0)
     a = a1
     while evals < max_evals:
-        fa, ga, da = probe(a)
-        if not math.isfinite(fa) or fa > f0 + C1 * a * dg0 or (evals > 1 and fa >= prev[1]):
+        fa, da, extra = probe(a)
+        if not math.isfinite(fa) or fa > f0 + C1 * a * d0 or (evals > 1 and fa >= prev[1]):
             return zoom(prev, (a, fa, da))
-        if wolfe(a, fa, da):
-            return a, fa, ga
+        if abs(da) <= -C2 * d0:
+            return a, fa, extra
         if da >= 0:
             return zoom((a, fa, da), prev)
         t = _cubic_min(prev[0], prev[1], prev[2], a, fa, da)
@@ -145,7 +164,6 @@ def bfgs(
     max_iter: int = 200,
     ftol: float = 1e-10,
     gtol: float = 1e-5,
-    H0: np.ndarray | None = None,
 ) -> BfgsResult:
     """Minimise f without bounds by BFGS from x0 (see the module's notes).
 
@@ -164,41 +182,51 @@ def bfgs(
     -------
     BfgsResult
     """
-    x = np.array(x0, dtype=float)
-    f, g = fun_grad(x)
-    f, g = float(f), np.asarray(g, dtype=float)
+    n = len(x0)
+    x = [float(v) for v in x0]
+    f, g = fun_grad(np.array(x))
+    f, g = float(f), np.asarray(g, dtype=float).tolist()
+
+    def result(nit: int, message: str, success: bool) -> BfgsResult:
+        return BfgsResult(np.array(x), f, np.array(g), nit, message, success)
+
     if not math.isfinite(f):
-        return BfgsResult(x, f, g, 0, "the criterion is not finite at the start", False)
-    n = len(x)
-    H: np.ndarray | None = H0
+        return result(0, "the criterion is not finite at the start", False)
+    H: list[list[float]] | None = None
     for it in range(1, max_iter + 1):
-        if np.max(np.abs(g)) <= gtol:
-            return BfgsResult(x, f, g, it - 1, "gradient below gtol", True)
-        if H is None:
-            d = -g
-            a1 = 1.0 / math.sqrt(float(g @ g))
-        else:
-            d = -(H @ g)
-            a1 = 1.0
-            if float(g @ d) >= 0:  # not a descent direction (rounding): start again from steepest descent
-                H, d, a1 = None, -g, 1.0 / math.sqrt(float(g @ g))
-        step = wolfe_step(fun_grad, x, f, g, d, a1)
+        if max(map(abs, g)) <= gtol:
+            return result(it - 1, "gradient below gtol", True)
+        d = [-v for v in g] if H is None else [-_dot(row, g) for row in H]
+        d0 = _dot(g, d)
+        if H is not None and d0 >= 0:  # not a descent direction (rounding): steepest descent again
+            H, d = None, [-v for v in g]
+            d0 = _dot(g, d)
+        a1 = 1.0 if H is not None else 1.0 / math.sqrt(-d0)
+
+        def phi(a: float, x: list[float] = x, d: list[float] = d) -> tuple[float, float, list[float]]:
+            fa, ga = fun_grad(np.array([xi + a * di for xi, di in zip(x, d)]))
+            ga = np.asarray(ga, dtype=float).tolist()
+            return float(fa), _dot(ga, d), ga
+
+        step = wolfe_step(phi, f, d0, a1)
         if step is None:
-            return BfgsResult(x, f, g, it, "the line search found no lower point", f < math.inf)
+            return result(it, "the line search found no lower point", True)
         a, fn, gn = step
-        gn = np.asarray(gn, dtype=float)
-        s, y = a * d, gn - g
+        s = [a * di for di in d]
+        y = [u - v for u, v in zip(gn, g)]
         f_old = f
-        x, f, g = x + s, fn, gn
-        sy = float(s @ y)
-        if sy > 1e-12 * math.sqrt(float(s @ s) * float(y @ y)):
+        x, f, g = [xi + si for xi, si in zip(x, s)], fn, gn
+        sy = _dot(s, y)
+        if sy > 1e-12 * math.sqrt(_dot(s, s) * _dot(y, y)):
             if H is None:
-                H = np.eye(n) * (sy / float(y @ y))
+                scale = sy / _dot(y, y)
+                H = [[scale if i == j else 0.0 for j in range(n)] for i in range(n)]
+            # H <- (I - rho s y') H (I - rho y s') + rho s s'
+            #    = H + c s s' - rho (Hy s' + s Hy'),  rho = 1 / s'y, c = rho^2 (s'y + y'Hy)
             rho = 1.0 / sy
-            Hy = H @ y
-            H = H + ((sy + float(y @ Hy)) * rho * rho) * np.multiply.outer(s, s) - rho * (
-                np.multiply.outer(Hy, s) + np.multiply.outer(s, Hy)
-            )
+            Hy = [_dot(row, y) for row in H]
+            c = rho * rho * (sy + _dot(y, Hy))
+            H = [[H[i][j] + c * s[i] * s[j] - rho * (Hy[i] * s[j] + s[i] * Hy[j]) for j in range(n)] for i in range(n)]
         if f_old - f <= ftol * max(abs(f_old), abs(f), 1.0):
-            return BfgsResult(x, f, g, it, "relative reduction of f below ftol", True)
-    return BfgsResult(x, f, g, max_iter, "iteration limit reached", False)
+            return result(it, "relative reduction of f below ftol", True)
+    return result(max_iter, "iteration limit reached", False)

@@ -132,11 +132,9 @@ class OneLevel:
 
     def _final_factor(self, C: np.ndarray) -> np.ndarray:
         """R_F, the upper Cholesky factor of F = [X y]'[X y] - sum_j Cw_j'Cw_j."""
-        q = self.q
-        F = self._WtW.copy()
-        for i in range(q):
-            Cw = C[i, q:]
-            F -= Cw @ Cw.T
+        q, p, m = self.q, self.p, self.m
+        Cw = C[:, q:].transpose(1, 0, 2).reshape(p + 1, q * m)  # [Cw_1 ... Cw_m] side by side
+        F = self._WtW - Cw @ Cw.T
         RF, info = _dpotrf(F, lower=0, clean=1)
         if info:  # not positive definite: the general code's careful factor (or NaN)
             RF = _upper_cholesky(F)
@@ -197,11 +195,9 @@ class OneLevel:
         if not math.isfinite(val):
             return math.inf, None, T
         G, Cw = C[:, :q], C[:, q:]
-        N = self._ZtZsum.copy()
-        H = self._ZtW.copy()
-        for r in range(q):
-            N -= G[r] @ G[r].T
-            H -= G[r][:, None, :] * Cw[r][None, :, :]
+        Gs = G.transpose(1, 0, 2).reshape(q, q * self.m)  # [G_1 ... G_m] side by side: sum_j G_j'G_j = Gs Gs'
+        N = self._ZtZsum - Gs @ Gs.T
+        H = self._ZtW - (G[:, :, None, :] * Cw[:, None, :, :]).sum(axis=0)  # Z_j'W_j - G_j'Cw_j
         # one product gives U_j = Q_j R_X^-1 (REML) and w_j = H_j [-beta; 1], the
         # latter scaled by sqrt(nu / r^2), so that N -= sum_j [U_j w_j][U_j w_j]'
         k = p if self.reml else 0

@@ -259,10 +259,12 @@ def _log_diagonal_search(f: Counted, theta0: np.ndarray, lower: np.ndarray, fg: 
     if idx.size == 0:
         return theta0
     low = lower[idx]
+    pairs = list(zip(idx.tolist(), low.tolist()))  # a few elements: plain Python is quicker than numpy calls
 
     def theta_of(phi: np.ndarray) -> np.ndarray:
         th = phi.copy()
-        th[idx] = low + np.exp(np.minimum(np.maximum(phi[idx], -50.0), 50.0))
+        for k, lo in pairs:
+            th[k] = lo + math.exp(min(max(float(phi[k]), -50.0), 50.0))
         return th
 
     def fun_grad(phi: np.ndarray) -> tuple[float, np.ndarray]:
@@ -271,7 +273,8 @@ def _log_diagonal_search(f: Counted, theta0: np.ndarray, lower: np.ndarray, fg: 
             val, g = fg(th)
             f.record(th, val, g)
             g = np.array(g, dtype=float)
-            g[idx] *= th[idx] - low
+            for k, lo in pairs:
+                g[k] *= th[k] - lo
             return (val, g) if math.isfinite(val) else (math.inf, np.zeros_like(phi))
         # forward differences in phi: k + 1 evaluations (stage 2 refines with central ones)
         val = f(th)

@@ -38,11 +38,22 @@ def test_wolfe_step_meets_both_conditions():
     x = np.array([-1.2, 1.0])
     f0, g0 = rosenbrock(x)
     d = -g0
+
+    def phi(a):
+        fa, ga = rosenbrock(x + a * d)
+        return fa, float(ga @ d), ga
+
+    d0 = float(g0 @ d)
     for a1 in (1e-4, 1.0 / np.linalg.norm(g0), 1.0):  # too short, about right, far too long
-        a, fa, ga = wolfe_step(rosenbrock, x, f0, g0, d, a1)
-        assert fa <= f0 + C1 * a * (g0 @ d)
-        assert abs(ga @ d) <= C2 * abs(g0 @ d)
+        a, fa, ga = wolfe_step(phi, f0, d0, a1)
+        assert fa <= f0 + C1 * a * d0
+        assert abs(ga @ d) <= C2 * abs(d0)
         assert fa == pytest.approx(rosenbrock(x + a * d)[0])
+
+
+def test_wolfe_step_without_a_lower_point_returns_none():
+    # phi rises from the start although its slope says otherwise (a criterion at its rounding floor)
+    assert wolfe_step(lambda a: (1.0 + a, -1.0, None), 1.0, -1.0, 1.0) is None
 
 
 def test_a_criterion_that_is_infinite_beyond_a_point_is_stepped_around():

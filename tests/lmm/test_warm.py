@@ -1,5 +1,6 @@
 """The refit search (hlmlab.lmm.warm): the same optimum as the full search, from a warm start."""
 
+import math
 import warnings
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 import hlmlab as hl
+import hlmlab.lmm.warm as warm
 from hlmlab.lmm.model import fit_model
 from hlmlab.lmm.onelevel import OneLevel
 from hlmlab.lmm.pls import theta_lower
@@ -152,3 +154,25 @@ def test_a_refit_computes_its_solution_only_when_asked(slopes):
     assert "solution" not in quick.__dict__
     assert quick.solution.criterion == pytest.approx(crit, abs=1e-9)
     assert quick.fixef.shape == slopes.fixef.shape
+
+
+def test_projected_newton_takes_newton_steps_when_its_line_search_stalls(monkeypatch):
+    # An ill-conditioned quadratic (correlation -0.99) whose criterion carries rounding noise of
+    # 1e-6: from a start along the flat direction, with a Hessian estimate that ignores the
+    # correlation, no trial step lowers f beyond the noise, and the quasi-Newton search stalls
+    # 0.1 from the optimum. Newton steps on a fresh Hessian of the exact gradient finish the job.
+    rho = -0.99
+    A = np.array([[0.08, rho * math.sqrt(0.08 * 900)], [rho * math.sqrt(0.08 * 900), 900.0]])
+    b = np.array([0.01, -3.0])
+    optimum = np.linalg.solve(A, b)
+
+    def fg(x):
+        noise = 1e-6 * math.sin(1e7 * float(x.sum()) + 12345.0 * float(x[0]))
+        return 0.5 * x @ A @ x - b @ x + 1000.0 + noise, A @ x - b
+
+    start = optimum + 0.1 * np.linalg.eigh(A)[1][:, 0]
+    free = np.array([-np.inf, -np.inf])
+    found = projected_newton(fg, start, free, hessian0=np.diag([1.0, 1000.0]))
+    np.testing.assert_allclose(found[0], optimum, atol=1e-9)
+    monkeypatch.setattr(warm, "EXTRA_NEWTON_STEPS", 0)  # without them the stall is reported, not hidden
+    assert projected_newton(fg, start, free, hessian0=np.diag([1.0, 1000.0])) is None
