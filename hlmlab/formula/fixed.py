@@ -137,12 +137,15 @@ def aliased_columns(X: np.ndarray, names: list[str], tol: float = 1e-7) -> list[
     norms = np.sqrt(np.einsum("ij,ij->j", X, X))
     if np.any(norms == 0):
         return [names[j] for j in np.flatnonzero(norms == 0)]
-    A = _unit_columns(X, norms)
-    d = np.abs(np.diag(scipy.linalg.qr(A, mode="r", pivoting=True)[0][:p]))
+    if not np.all(np.isfinite(norms)):
+        raise ValueError("the model matrix has infinite or missing values, or values too large to square")
+    # X is finite and A is a fresh array: LAPACK may work in place, unchecked
+    R = scipy.linalg.qr(_unit_columns(X, norms), mode="r", pivoting=True, overwrite_a=True, check_finite=False)[0]
+    d = np.abs(np.diag(R[:p]))
     rank = int(np.sum(d > tol * d[0])) if d[0] > 0 else 0
     if rank == p:
         return []
-    seq = np.abs(np.diag(scipy.linalg.qr(A, mode="r")[0][:p]))
+    seq = np.abs(np.diag(scipy.linalg.qr(_unit_columns(X, norms), mode="r", overwrite_a=True)[0][:p]))
     bad = np.sort(np.argsort(seq, kind="stable")[: p - rank])
     return [names[j] for j in bad]
 

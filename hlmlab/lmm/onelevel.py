@@ -26,7 +26,7 @@ import math
 import numpy as np
 import scipy.linalg
 
-from hlmlab.lmm.pls import LOG_2PI, _tril_colmajor, _upper_cholesky
+from hlmlab.lmm.pls import LOG_2PI, PLSFactor, _tril_colmajor, _upper_cholesky
 from hlmlab.lmm.suffstats import SufficientStats
 
 __all__ = ["OneLevel"]
@@ -35,25 +35,52 @@ _dtrtri = scipy.linalg.lapack.dtrtri
 _dpotrf = scipy.linalg.lapack.dpotrf
 
 
-def _small_factor(K: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """C = L^-1 K and prod diag L for q = 1 or 2, written out (the loops of the general case cost more here).
+def _group_cholesky(K: np.ndarray, T: np.ndarray) -> list[list[np.ndarray | None]]:
+    """L_j with L_j L_j' = T'Z_j'Z_j T + I for every group: L[i][k] (i >= k) is a vector over the groups.
 
-    q = 1: L = sqrt(t^2 Z'Z + 1). q = 2, T = [[t00, 0], [t10, t11]]:
-    (T'Z'Z T)_00 = K_00 t00 + K_01 t10, (T'Z'Z T)_10 = K_10 t00 + K_11 t10,
-    (T'Z'Z T)_11 = K_11 t11 (K = T'Z'[Z X y]).
+    K = T'Z'[Z X y] per group (q, q + p + 1, m), so (T'Z'Z T)_ik = sum_d K_id T_dk,
+    T lower triangular. q = 1 and q = 2 are written out (the loops cost more
+    there): with T = [[t00, 0], [t10, t11]], (T'Z'Z T)_00 = K_00 t00 + K_01 t10,
+    (T'Z'Z T)_10 = K_10 t00 + K_11 t10, (T'Z'Z T)_11 = K_11 t11.
     """
-    if K.shape[0] == 1:
-        L00 = np.sqrt(K[0, 0] * T[0, 0] + 1.0)
-        return K / L00, L00
-    t00, t10, t11 = float(T[0, 0]), float(T[1, 0]), float(T[1, 1])
-    K0, K1 = K[0], K[1]
-    L00 = np.sqrt(K0[0] * t00 + K0[1] * t10 + 1.0)
-    L10 = (K1[0] * t00 + K1[1] * t10) / L00
-    L11 = np.sqrt(K1[1] * t11 + 1.0 - L10 * L10)
+    q = K.shape[0]
+    if q == 1:
+        return [[np.sqrt(K[0, 0] * T[0, 0] + 1.0)]]
+    if q == 2:
+        t00, t10, t11 = float(T[0, 0]), float(T[1, 0]), float(T[1, 1])
+        A0 = K[:, 0] * t00 + K[:, 1] * t10  # (T'Z'Z T)_00 and _10 together
+        L00 = np.sqrt(A0[0] + 1.0)
+        L10 = A0[1] / L00
+        return [[L00, None], [L10, np.sqrt(K[1, 1] * t11 + 1.0 - L10 * L10)]]
+    L: list[list[np.ndarray | None]] = [[None] * q for _ in range(q)]
+    for k in range(q):
+        for i in range(k, q):
+            a = K[i, k] * T[k, k]
+            for d in range(k + 1, q):
+                if T[d, k] != 0.0:
+                    a = a + K[i, d] * T[d, k]
+            for j in range(k):
+                a = a - L[i][j] * L[k][j]
+            if i == k:
+                L[k][k] = np.sqrt(a + 1.0)
+            else:
+                L[i][k] = a / L[k][k]
+    return L
+
+
+def _forward(L: list[list[np.ndarray | None]], K: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """C = L^-1 K per group (forward substitution), and prod_i L_ii (the square root of |L L'|)."""
+    q = K.shape[0]
     C = np.empty_like(K)
-    np.divide(K0, L00, out=C[0])
-    np.divide(K1 - L10 * C[0], L11, out=C[1])
-    return C, L00 * L11
+    diag = L[0][0]
+    for i in range(q):
+        acc = K[i]
+        for j in range(i):
+            acc = acc - L[i][j] * C[j]
+        C[i] = acc / L[i][i]
+        if i:
+            diag = diag * L[i][i]
+    return C, diag
 
 
 class OneLevel:
@@ -99,36 +126,12 @@ class OneLevel:
         return T
 
     def _factor(self, T: np.ndarray):
-        """(C, logdet_L, R_F): C = L^-1 T'Z'[Z X y] per group (q, q + p + 1, m)."""
+        """(C, logdet_L, R_F, L): C = L^-1 T'Z'[Z X y] per group (q, q + p + 1, m)."""
         q, p, m = self.q, self.p, self.m
         K = (T.T @ self._Vflat).reshape(q, q + p + 1, m)
-        if q <= 2:
-            C, diag = _small_factor(K, T)
-            return C, 2.0 * float(np.log(diag) @ self._ones), self._final_factor(C)
-        L: list[list] = [[None] * q for _ in range(q)]
-        for j in range(q):
-            for i in range(j, q):
-                # (T'Z'Z T)_ij = sum_d (T'Z'Z)_id T_dj, T lower triangular (T_dj = 0 for d < j)
-                a = K[i, j] * T[j, j]
-                for d in range(j + 1, q):
-                    if T[d, j] != 0.0:
-                        a = a + K[i, d] * T[d, j]
-                for k in range(j):
-                    a = a - L[i][k] * L[j][k]
-                if i == j:
-                    L[j][j] = np.sqrt(a + 1.0)
-                else:
-                    L[i][j] = a / L[j][j]
-        C = np.empty_like(K)
-        diag = L[0][0]
-        for i in range(q):
-            acc = K[i]
-            for j in range(i):
-                acc = acc - L[i][j] * C[j]
-            C[i] = acc / L[i][i]
-            if i:
-                diag = diag * L[i][i]
-        return C, 2.0 * float(np.log(diag) @ self._ones), self._final_factor(C)
+        L = _group_cholesky(K, T)
+        C, diag = _forward(L, K)
+        return C, 2.0 * float(np.log(diag) @ self._ones), self._final_factor(C), L
 
     def _final_factor(self, C: np.ndarray) -> np.ndarray:
         """R_F, the upper Cholesky factor of F = [X y]'[X y] - sum_j Cw_j'Cw_j."""
@@ -156,8 +159,20 @@ class OneLevel:
     # -- public --------------------------------------------------------------
     def value(self, theta: np.ndarray) -> float:
         """The profiled criterion at theta (-2 log REML likelihood or ML deviance)."""
-        _, logdet, RF = self._factor(self._template(theta))
+        _, logdet, RF, _ = self._factor(self._template(theta))
         return self._criterion(logdet, RF)
+
+    def factorization(self, theta: np.ndarray) -> PLSFactor:
+        """The factorisation at theta in the general code's form (:func:`hlmlab.lmm.pls.factorize`), for the solution."""
+        q, m = self.q, self.m
+        theta = np.asarray(theta, dtype=float)
+        T = self._template(theta)
+        C, logdet, RF, L = self._factor(T)
+        Lfull = np.zeros((q, q, m))
+        for i in range(q):
+            for k in range(i + 1):
+                Lfull[i, k] = L[i][k]
+        return PLSFactor(theta, [T], [Lfull], [np.empty(0)], [C[:, q:]], RF, logdet, self.n, self.p)
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         r"""The criterion and its exact gradient in theta.
@@ -190,7 +205,7 @@ class OneLevel:
         """
         q, p, nu = self.q, self.p, self.nu
         T = self._template(theta)
-        C, logdet, RF = self._factor(T)
+        C, logdet, RF, _ = self._factor(T)
         val = self._criterion(logdet, RF)
         if not math.isfinite(val):
             return math.inf, None, T

@@ -28,6 +28,7 @@ from hlmlab.lmm.pls import (
     template_theta,
     tmul,
 )
+from hlmlab.lmm.onelevel import OneLevel
 from hlmlab.lmm.suffstats import SufficientStats
 
 __all__ = ["Solution", "solve"]
@@ -90,7 +91,10 @@ def solve(stats: SufficientStats, theta: np.ndarray, reml: bool = True, cond_cov
     V_a the joint covariance of the ancestors' u,
     Var(u_j | y) = L_j'^-1 L_j^-1 + K_j V_a K_j' and Cov(u_j, u_a | y) = -K_j V_a.
     """
-    f = factorize(stats, theta)
+    if len(stats.levels) == 1:  # the fast evaluator's factor (the same numbers to rounding)
+        f = OneLevel(stats, reml).factorization(theta)
+    else:
+        f = factorize(stats, theta)
     beta = f.beta
     nu = f.n - f.p if reml else f.n
     sigma = float(np.sqrt(f.pwrss / nu))

@@ -10,7 +10,7 @@ import pytest
 import hlmlab as hl
 from hlmlab.lmm.model import build_model
 from hlmlab.lmm.onelevel import OneLevel
-from hlmlab.lmm.pls import deviance, deviance_and_gradient
+from hlmlab.lmm.pls import deviance, deviance_and_gradient, factorize
 
 DATA = Path(__file__).parents[1] / "reference" / "data"
 
@@ -43,6 +43,21 @@ def test_value_and_gradient_equal_the_general_code(case, method):
         assert v1 == pytest.approx(val, rel=1e-12, abs=1e-9)
         assert one.value(theta) == pytest.approx(deviance(model.stats, theta, model.reml), rel=1e-12, abs=1e-9)
         np.testing.assert_allclose(g1, grad, rtol=1e-8, atol=1e-8 * max(1.0, np.abs(grad).max()))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}:{c[2]}" for c in CASES])
+def test_factorization_equals_the_general_factor(case):
+    # what solve() builds the estimates from: L_j, C_w,j, R_F and log|L|^2
+    name, fixed, random = case
+    model = build_model(fixed, _data(name), random)
+    theta = np.abs(np.random.default_rng(3).normal(0.6, 0.4, model.stats.ntheta))
+    general, fast = factorize(model.stats, theta), OneLevel(model.stats).factorization(theta)
+    np.testing.assert_allclose(fast.L[0], general.L[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(fast.Cw[0], general.Cw[0], rtol=1e-10, atol=1e-10 * np.abs(general.Cw[0]).max())
+    np.testing.assert_allclose(fast.RF, general.RF, rtol=1e-10, atol=1e-10 * np.abs(general.RF).max())
+    assert fast.logdet_L == pytest.approx(general.logdet_L, rel=1e-13)
+    np.testing.assert_array_equal(fast.lambdas[0], general.lambdas[0])
+    np.testing.assert_allclose(fast.beta, general.beta, rtol=1e-10, atol=1e-10 * np.abs(general.beta).max())
 
 
 def test_psi_gradient_gives_the_derivative_in_the_squared_last_diagonal():
