@@ -163,7 +163,7 @@ class OneLevel:
         return self._criterion(logdet, RF)
 
     def factorization(self, theta: np.ndarray) -> PLSFactor:
-        """The factorisation at theta in the general code's form (:func:`hlmlab.lmm.pls.factorize`), for the solution."""
+        """The factorisation at theta in the form of :func:`hlmlab.lmm.pls.factorize` (for the solution)."""
         q, m = self.q, self.m
         theta = np.asarray(theta, dtype=float)
         T = self._template(theta)

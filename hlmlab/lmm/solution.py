@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hlmlab.lmm.onelevel import OneLevel
 from hlmlab.lmm.pls import (
     PLSFactor,
     batch_backward,
@@ -28,7 +29,6 @@ from hlmlab.lmm.pls import (
     template_theta,
     tmul,
 )
-from hlmlab.lmm.onelevel import OneLevel
 from hlmlab.lmm.suffstats import SufficientStats
 
 __all__ = ["Solution", "solve"]
