@@ -54,6 +54,7 @@ _NAMES = {
             "HessianWarning",
             "DroppedRowsWarning",
             "ComparisonWarning",
+            "IdentifiabilityWarning",
         ],
         "hlmlab.exceptions",
     ),

@@ -27,6 +27,7 @@ __all__ = [
     "HessianWarning",
     "DroppedRowsWarning",
     "ComparisonWarning",
+    "IdentifiabilityWarning",
     "warn",
 ]
 
@@ -51,6 +52,10 @@ class HessianWarning(HlmlabWarning):
 
 class DroppedRowsWarning(HlmlabWarning):
     """Rows with missing values in a variable of the model were left out of the fit."""
+
+
+class IdentifiabilityWarning(HlmlabWarning):
+    """The design cannot tell some random effects apart (a random slope of a variable constant within groups)."""
 
 
 class ComparisonWarning(HlmlabWarning):

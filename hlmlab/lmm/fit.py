@@ -151,8 +151,8 @@ class LmeFit:
 
     @property
     def messages(self) -> list[str]:
-        """Convergence and singularity messages (empty when all is well)."""
-        return list(self.opt.messages)
+        """What the design cannot identify, then convergence and singularity messages (empty when all is well)."""
+        return list(self.model.messages) + list(self.opt.messages)
 
     @property
     def notes(self) -> list[str]:

@@ -27,11 +27,19 @@ import pandas as pd
 
 from hlmlab._blas import single_threaded_blas
 from hlmlab._format import caller_name
-from hlmlab.exceptions import ConvergenceWarning, DroppedRowsWarning, HessianWarning, SingularFitWarning, warn
+from hlmlab.exceptions import (
+    ConvergenceWarning,
+    DroppedRowsWarning,
+    HessianWarning,
+    IdentifiabilityWarning,
+    SingularFitWarning,
+    warn,
+)
 from hlmlab.formula.fixed import FixedDesign, fixed_design
 from hlmlab.formula.random import RandomLevel, RandomTerm, check_groups, parse_random, random_design, random_variables
 from hlmlab.formula.terms import complete_rows, positional
 from hlmlab.lmm.fit import LmeFit
+from hlmlab.lmm.identify import design_messages
 from hlmlab.lmm.onelevel import OneLevel
 from hlmlab.lmm.optimize import minimize_theta
 from hlmlab.lmm.pls import deviance, theta_lower, theta_start
@@ -59,6 +67,7 @@ class LmeModel:
     levels : RandomLevel for each level, outermost first
     stats : SufficientStats (what the criterion needs)
     scales : the scale of each Z column at each level (see :func:`column_scales`)
+    messages : what the design cannot identify (:func:`hlmlab.lmm.identify.design_messages`)
     """
 
     fixed: str
@@ -71,6 +80,7 @@ class LmeModel:
     levels: list[RandomLevel]
     stats: SufficientStats
     scales: list[np.ndarray]
+    messages: tuple[str, ...] = ()
 
     @property
     def reml(self) -> bool:
@@ -107,7 +117,8 @@ def build_model(
         [lev.parent for lev in levels],
     )
     name = data_name if data_name is not None else str(data.attrs.get("name", "data"))
-    return LmeModel(fixed, random, method, data, name, design, terms, levels, stats, scales)
+    messages = tuple(design_messages(levels, [lev.ZtZ for lev in stats.levels]))
+    return LmeModel(fixed, random, method, data, name, design, terms, levels, stats, scales, messages)
 
 
 def fit_model(model: LmeModel, theta0: np.ndarray | None = None, hessian0: np.ndarray | None = None) -> LmeFit:
@@ -244,7 +255,9 @@ def report(fit: LmeFit) -> None:
             DroppedRowsWarning,
         )
     for message in fit.messages:
-        if message.startswith("singular fit"):
+        if message.startswith("random effects"):
+            warn(message, IdentifiabilityWarning)
+        elif message.startswith("singular fit"):
             warn(message, SingularFitWarning)
         elif "not positive definite" in message:
             warn(message, HessianWarning)
