@@ -1,14 +1,20 @@
-# Fit the stress cases with lme4 and store the criteria (see make_cases.py).
-# Run from the repository root: Rscript tests/lme_stress/fit_lme4.R
+# Fit the stress cases with lme4 and store the criteria (see make_cases.py and
+# make_boundary_cases.py). Run from the repository root:
+#   Rscript tests/lme_stress/fit_lme4.R            # cases.csv -> lme4.json
+#   Rscript tests/lme_stress/fit_lme4.R boundary   # boundary_cases.csv -> lme4_boundary.json
 suppressMessages({library(lme4); library(jsonlite)})
 dir <- "tests/lme_stress"
-cases <- read.csv(file.path(dir, "cases.csv"))
-specs <- read.csv(file.path(dir, "specs.csv"))
+set <- commandArgs(trailingOnly = TRUE)
+boundary <- length(set) > 0 && set[1] == "boundary"
+prefix <- if (boundary) "boundary_" else ""
+fixed <- if (boundary) "y ~ x + z" else "y ~ x + z + w"
+cases <- read.csv(file.path(dir, paste0(prefix, "cases.csv")))
+specs <- read.csv(file.path(dir, paste0(prefix, "specs.csv")))
 out <- list()
 for (k in seq_len(nrow(specs))) {
   d <- cases[cases$case == specs$i[k], ]
   d$g <- factor(d$g)
-  f <- as.formula(sprintf("y ~ x + z + w + (%s | g)", specs$rnd[k]))
+  f <- as.formula(sprintf("%s + (%s | g)", fixed, specs$rnd[k]))
   reml <- specs$method[k] == "REML"
   m <- suppressWarnings(suppressMessages(lmer(f, d, REML = reml)))
   out[[as.character(specs$i[k])]] <- list(
@@ -18,6 +24,7 @@ for (k in seq_len(nrow(specs))) {
     messages = m@optinfo$conv$lme4$messages)
 }
 meta <- list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
-             command = "Rscript tests/lme_stress/fit_lme4.R")
+             command = paste("Rscript tests/lme_stress/fit_lme4.R", if (boundary) "boundary" else ""),
+             fixed = fixed)
 writeLines(toJSON(list(meta = meta, cases = out), digits = 15, auto_unbox = TRUE, pretty = TRUE),
-           file.path(dir, "lme4.json"))
+           file.path(dir, if (boundary) "lme4_boundary.json" else "lme4.json"))

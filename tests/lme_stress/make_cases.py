@@ -8,7 +8,7 @@ crashed on 3 of them (X'V^-1X numerically singular at an extreme theta) and
 stopped above lme4 on one (a zero diagonal of the template with the wrong
 sign below it); those and six other hard ones are kept in ``cases.csv``
 (``specs.csv`` gives the random part and method). ``fit_lme4.R`` fits them
-with lme4 and writes ``lme4.json``; ``tests/test_lme.py`` checks that hlmlab's
+with lme4 and writes ``lme4.json``; ``tests/lmm/test_model.py`` checks that hlmlab's
 criterion is never above lme4's.
 
 Run from the repository root:
