@@ -25,7 +25,10 @@ checked:
   inward and from a derivative-free search (Powell), and keeps whichever
   criterion is lowest;
 - a few Newton steps on that Hessian polish the answer to the limit of the
-  arithmetic (so that equivalent data give the same fit to many digits).
+  arithmetic (so that equivalent data give the same fit to many digits);
+- a singular answer with 3 or more parameters (exact gradient) is searched
+  for again from two other starts, since the boundary can hold several
+  local minima (:func:`minimize_theta`, ``EXTRA_START_SCALES``).
 
 Every message is kept on the result (and later on the fit), never hidden.
 
