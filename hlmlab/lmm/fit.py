@@ -35,7 +35,7 @@ from hlmlab.lmm import predict as predict_module
 from hlmlab.lmm.intervals import Intervals, lme_intervals
 from hlmlab.lmm.optimize import OptResult
 from hlmlab.lmm.pls import solve_upper
-from hlmlab.lmm.solution import Solution, solve
+from hlmlab.lmm.solution import Solution, conditional_covariances, solve
 from hlmlab.lmm.summary import LmeSummary, format_lme_summary, html_lme_summary
 from hlmlab.lmm.varcorr import VarCorr
 from hlmlab.lmm.varpar import ScaledLevel, VarPar, normalisers
@@ -77,9 +77,14 @@ class LmeFit:
 
     @cached_property
     def _b_cov(self) -> list[np.ndarray]:
-        """Var(b_j | y) at each level, computed when first asked for (as lme4's ``condVar``)."""
-        model = self.model
-        return solve(model.stats, self.opt.theta, model.reml).unscaled(normalisers(model.scales)).b_cov
+        """Var(b_j | y) at each level, computed when first asked for (as lme4's ``condVar``).
+
+        From the solution's factorisation, which is for the Z columns divided
+        by their scales a: Var(b | y) = A^-1 Var(b~ | y) A^-1.
+        """
+        sol = self.solution
+        scaled = conditional_covariances(self.model.stats, sol.factor, sol.sigma)
+        return [c / np.outer(a, a)[None, :, :] for c, a in zip(scaled, normalisers(self.model.scales))]
 
     # ----------------------------------------------------------------- basics
     @property

@@ -31,7 +31,7 @@ from hlmlab.lmm.pls import (
 )
 from hlmlab.lmm.suffstats import SufficientStats
 
-__all__ = ["Solution", "solve"]
+__all__ = ["Solution", "solve", "conditional_covariances"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -87,9 +87,8 @@ def solve(stats: SufficientStats, theta: np.ndarray, reml: bool = True, cond_cov
 
     u_j = L_j'^-1 (Cw_j [-beta; 1] - Ca_j u_ancestors(j)),  b_j = T u_j.
 
-    Conditional covariances follow the same path: with K_j = L_j'^-1 Ca_j and
-    V_a the joint covariance of the ancestors' u,
-    Var(u_j | y) = L_j'^-1 L_j^-1 + K_j V_a K_j' and Cov(u_j, u_a | y) = -K_j V_a.
+    With ``cond_cov``, also the BLUPs' conditional covariances
+    (:func:`conditional_covariances`).
     """
     if len(stats.levels) == 1:  # the fast evaluator's factor (the same numbers to rounding)
         f = OneLevel(stats, reml).factorization(theta)
@@ -100,18 +99,32 @@ def solve(stats: SufficientStats, theta: np.ndarray, reml: bool = True, cond_cov
     sigma = float(np.sqrt(f.pwrss / nu))
     bw = np.r_[-beta, 1.0]
     us: list[np.ndarray] = []  # (q, m) per level
-    Vs: list[np.ndarray] = []  # joint covariance of [u_l, ancestors], (Q, Q, m)
-    covs: list[np.ndarray] = []
-    D = len(stats.levels)
-    for l, lev in enumerate(stats.levels):
+    for l in range(len(stats.levels)):
         L, Cw = f.L[l], f.Cw[l]
         rhs = np.tensordot(bw, Cw, axes=(0, 1))[:, None, :]  # (q, 1, m)
         if l > 0:
             ua = _ancestor_stack(us, stats, l)[None, :, :]  # (1, Qa, m)
             rhs = rhs - batch_matmul(f.Ca[l], np.swapaxes(ua, 0, 1))
         us.append(batch_backward(L, rhs)[:, 0, :])
-        if not cond_cov:
-            continue
+    covs = conditional_covariances(stats, f, sigma) if cond_cov else []
+    bs = [(T @ u).T for u, T in zip(us, f.lambdas)]
+    RX = stats.RX_to_original(f.RX.copy())
+    beta = stats.beta_to_original(beta)
+    return Solution(f.theta, beta, sigma, RX, [u.T for u in us], bs, covs, criterion(f, reml), f)
+
+
+def conditional_covariances(stats: SufficientStats, f: PLSFactor, sigma: float) -> list[np.ndarray]:
+    """Var(b_j | y) = sigma^2 T Var(u_j | y) T' at each level, from the factorisation f (beta taken as known).
+
+    With K_j = L_j'^-1 Ca_j and V_a the joint covariance of the ancestors' u,
+    Var(u_j | y) = L_j'^-1 L_j^-1 + K_j V_a K_j' and Cov(u_j, u_a | y) = -K_j V_a
+    (outermost level first). Returns one (m_l, q_l, q_l) array per level.
+    """
+    Vs: list[np.ndarray] = []  # joint covariance of [u_l, ancestors], (Q, Q, m)
+    covs: list[np.ndarray] = []
+    D = len(stats.levels)
+    for l, lev in enumerate(stats.levels):
+        L = f.L[l]
         eye = np.broadcast_to(np.eye(lev.q)[:, :, None], L.shape)
         Linv = batch_forward(L, np.ascontiguousarray(eye))
         Vuu = batch_crossprod(Linv, Linv)
@@ -129,7 +142,4 @@ def solve(stats: SufficientStats, theta: np.ndarray, reml: bool = True, cond_cov
         Vs.append(V)
         T = f.lambdas[l]
         covs.append(sigma**2 * np.moveaxis(mult(tmul(T.T, Vuu), T.T), 2, 0))
-    bs = [(T @ u).T for u, T in zip(us, f.lambdas)]
-    RX = stats.RX_to_original(f.RX.copy())
-    beta = stats.beta_to_original(beta)
-    return Solution(f.theta, beta, sigma, RX, [u.T for u in us], bs, covs, criterion(f, reml), f)
+    return covs
